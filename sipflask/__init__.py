@@ -1,0 +1,87 @@
+"""sipflask: call routing for pay-per-call teams, answering Twilio voice webhooks with TwiML."""
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = dict(
+    SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    # Public base URL Twilio uses to reach us (e.g. https://calls.example.com). Set it behind a
+    # TLS-terminating proxy: Twilio signs the URL it called, not the one Flask sees.
+    PUBLIC_URL=None,
+    TWILIO_ACCOUNT_SID="",
+    TWILIO_AUTH_TOKEN="",
+    # Where drop-in plugin modules live (default: <instance>/plugins) and which plugins may load
+    # (None: all found; a list of names: only those, plus the built-in ones).
+    PLUGINS_DIR=None,
+    PLUGINS_ALLOW=None,
+    PLUGIN_TIMEOUT_MS=300,
+    PLUGIN_TOTAL_TIMEOUT_MS=1000,
+    DEFAULT_REGION="US",
+    PER_PAGE=25,
+    MAX_CONTENT_LENGTH=4 * 1024 * 1024,
+    SESSION_COOKIE_HTTPONLY=True,
+    SESSION_COOKIE_SAMESITE="Lax",
+)
+
+
+def _secret_key(app: Flask) -> str:
+    """Read the instance's secret key, creating it on first run (never a fixed dev key)."""
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    # O_EXCL: when two workers start at once only one key wins; the other reads it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    log.info("generated a new secret key in %s", path)
+    return key
+
+
+def create_app(test_config=None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DEFAULTS,
+        SQLALCHEMY_DATABASE_URI="sqlite:///" + str(Path(app.instance_path) / "sipflask.sqlite"),
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("SIPFLASK")
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app)
+    if not app.config.get("PLUGINS_DIR"):
+        app.config["PLUGINS_DIR"] = str(Path(app.instance_path) / "plugins")
+
+    from . import cli, models  # noqa: F401  (models registers tables on db.metadata)
+    from .extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        return db.session.get(models.User, int(user_id))
+
+    from .blueprints import register_blueprints
+    register_blueprints(app)
+
+    from . import plugins
+    plugins.init_app(app)
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,118 @@
+"""Command-line interface: ``flask --app sipflask users|demo|export|import|...``."""
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from importlib import resources
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from . import setup_json
+from .extensions import db
+from .models import User
+
+users_cli = AppGroup("users", help="Manage the people who can sign in.")
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def create_user(email: str, password: str, role: str = "member") -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise click.ClickException(f"{email!r} is not an email address.")
+    if len(password) < 10:
+        raise click.ClickException("The password must be at least 10 characters.")
+    if db.session.scalar(select(User).where(func.lower(User.email) == email)):
+        raise click.ClickException(f"A user with email {email} already exists.")
+    user = User(email=email, role=role)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Give the user the admin role.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(email, admin, password_stdin):
+    """Create a user; asks for the password (or reads it with --password-stdin)."""
+    password = _read_password(password_stdin)
+    user = create_user(email, password, "admin" if admin else "member")
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@users_cli.command("ensure-admin")
+@click.argument("email")
+def users_ensure_admin(email):
+    """Create admin EMAIL with a generated password (printed once) unless any admin exists."""
+    if db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin")):
+        click.echo("An admin already exists; sign in with it (or create another with "
+                   "'flask --app sipflask users create EMAIL --admin').")
+        return
+    password = secrets.token_urlsafe(12)
+    create_user(email, password, "admin")
+    click.echo(f"Created admin {email} with password: {password}")
+    click.echo("It is shown only this once.")
+
+
+@users_cli.command("list")
+def users_list():
+    """List users and their roles."""
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        click.echo(f"{user.email}\t{user.role}")
+
+
+@click.command("demo")
+def demo_command():
+    """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 4 buyers); idempotent."""
+    doc = json.loads(resources.files("sipflask").joinpath("data/demo.json").read_text())
+    try:
+        result = setup_json.import_setup(doc)
+    except setup_json.SetupError as exc:  # only if the stored data clashes (e.g. an afid)
+        raise click.ClickException("The demo data clashes with what is stored:\n" + str(exc))
+    click.echo(result.summary())
+
+
+@click.command("export")
+@click.argument("file", type=click.File("w"), default="-")
+@click.option("--with-secrets", is_flag=True, help="Include SIP passwords (in plain text).")
+def export_command(file, with_secrets):
+    """Write the whole setup as JSON to FILE (default: standard output)."""
+    json.dump(setup_json.export_setup(with_secrets=with_secrets), file, indent=2,
+              ensure_ascii=False)
+    file.write("\n")
+
+
+@click.command("import")
+@click.argument("file", type=click.File("r"))
+def import_command(file):
+    """Validate FILE and import it; nothing is written if any record is wrong."""
+    try:
+        doc = json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not valid JSON: {exc}")
+    try:
+        result = setup_json.import_setup(doc)
+    except setup_json.SetupError as exc:
+        lines = exc.report.lines()
+        click.echo(f"Nothing was imported: {len(lines)} problem(s) found.", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.summary())
+
+
+def init_app(app):
+    app.cli.add_command(users_cli)
+    for command in (demo_command, export_command, import_command):
+        app.cli.add_command(command)

@@ -1,0 +1,278 @@
+"""Database models (Flask-SQLAlchemy 3, SQLAlchemy 2 typed style).
+
+Words follow SPEC.md: Campaign, Publisher, Number, Buyer, Call, Attempt, Tags.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid as uuidlib
+from datetime import date, datetime, timezone
+
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index,
+                        Integer, Numeric, String, Text)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import crypto
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TZDateTime(db.TypeDecorator):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    ROLES = ("admin", "member")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'member')", name="role"),)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Publisher(db.Model):
+    __tablename__ = "publishers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    afid: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    numbers: Mapped[list[Number]] = relationship(back_populates="publisher")
+
+
+class CampaignBuyer(db.Model):
+    """One entry of a campaign's routing list; ``position`` keeps the order the user chose."""
+
+    __tablename__ = "campaign_buyers"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="routing")
+    buyer: Mapped[Buyer] = relationship(back_populates="routing")
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Free-form settings that plugins read (e.g. the campaign-metadata example plugin).
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    routing: Mapped[list[CampaignBuyer]] = relationship(
+        back_populates="campaign", order_by="CampaignBuyer.position",
+        cascade="all, delete-orphan")
+    numbers: Mapped[list[Number]] = relationship(back_populates="campaign")
+
+    @property
+    def buyers(self) -> list[Buyer]:
+        return [entry.buyer for entry in self.routing]
+
+
+class Number(db.Model):
+    __tablename__ = "numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="RESTRICT"))
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="SET NULL"))
+    sub_id: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="numbers")
+    publisher: Mapped[Publisher | None] = relationship(back_populates="numbers")
+
+
+class Buyer(db.Model):
+    __tablename__ = "buyers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # E.164 number or SIP URI, either possibly holding tokens.
+    number: Mapped[str] = mapped_column(String(1024))
+    sip_username: Mapped[str] = mapped_column(String(128), default="")
+    sip_password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    timeout: Mapped[int] = mapped_column(Integer, default=30)
+    concurrency_cap: Mapped[int | None] = mapped_column(Integer)
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Cap counters, changed only by single conditional UPDATEs (see caps.py) so that several
+    # app processes can never push a buyer past its caps.
+    active_calls: Mapped[int] = mapped_column(Integer, default=0)
+    calls_today: Mapped[int] = mapped_column(Integer, default=0)
+    calls_day: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+    headers: Mapped[list[BuyerHeader]] = relationship(
+        back_populates="buyer", order_by="BuyerHeader.position", cascade="all, delete-orphan")
+    routing: Mapped[list[CampaignBuyer]] = relationship(
+        back_populates="buyer", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("priority >= 0", name="priority"),
+        CheckConstraint("weight >= 0", name="weight"),
+        CheckConstraint("timeout BETWEEN 5 AND 600", name="timeout"),
+        CheckConstraint("concurrency_cap IS NULL OR concurrency_cap >= 0", name="concurrency_cap"),
+        CheckConstraint("daily_cap IS NULL OR daily_cap >= 0", name="daily_cap"),
+    )
+
+    @property
+    def is_sip(self) -> bool:
+        return self.number.strip().lower().startswith(("sip:", "sips:"))
+
+    @property
+    def has_sip_password(self) -> bool:
+        return bool(self.sip_password_encrypted)
+
+    @property
+    def sip_password(self) -> str:
+        return crypto.decrypt(current_app.config["SECRET_KEY"], self.sip_password_encrypted)
+
+    @sip_password.setter
+    def sip_password(self, value: str) -> None:
+        self.sip_password_encrypted = crypto.encrypt(current_app.config["SECRET_KEY"], value or "")
+
+    @property
+    def auth_mode(self) -> str:
+        if not self.is_sip:
+            return "phone"
+        return "credentials" if self.sip_username and self.has_sip_password else "none / IP"
+
+    @property
+    def campaigns(self) -> list[Campaign]:
+        return [entry.campaign for entry in self.routing]
+
+
+class BuyerHeader(db.Model):
+    __tablename__ = "buyer_headers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(1024), default="")
+
+    buyer: Mapped[Buyer] = relationship(back_populates="headers")
+
+
+def new_call_key() -> str:
+    # 256 bits; SPEC asks for at least 128.
+    return secrets.token_hex(32)
+
+
+class Call(db.Model):
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True,
+                                      default=lambda: str(uuidlib.uuid4()))
+    key: Mapped[str] = mapped_column(String(64), default=new_call_key)
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    caller: Mapped[str] = mapped_column(String(255), default="")
+    called: Mapped[str] = mapped_column(String(255), default="")
+    number_id: Mapped[int | None] = mapped_column(ForeignKey("numbers.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="SET NULL"), index=True)
+    sub_id: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Where each tag came from ("number", "twilio", "sip", "plugin:<name>").
+    tag_sources: Mapped[dict] = mapped_column(JSON, default=dict)
+    # ringing -> routing -> in-progress -> completed | failed | no-answer | rejected | ...
+    status: Mapped[str] = mapped_column(String(32), default="ringing", index=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    duration: Mapped[int | None] = mapped_column(Integer)
+    converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    revenue: Mapped[float | None] = mapped_column(Numeric(12, 2))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    campaign: Mapped[Campaign | None] = relationship()
+    publisher: Mapped[Publisher | None] = relationship()
+    number: Mapped[Number | None] = relationship()
+    attempts: Mapped[list[Attempt]] = relationship(
+        back_populates="call", order_by="Attempt.position", cascade="all, delete-orphan")
+
+
+class Attempt(db.Model):
+    """One buyer dialled (or passed over) for a call, in order."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("buyers.id", ondelete="SET NULL"))
+    buyer_name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(8), default="sip")  # sip | number
+    # What was dialled, never with credentials; the SIP username (not password) is kept apart.
+    dialled: Mapped[str] = mapped_column(Text, default="")
+    sip_username: Mapped[str] = mapped_column(String(128), default="")
+    headers_sent: Mapped[list] = mapped_column(JSON, default=list)
+    headers_dropped: Mapped[list] = mapped_column(JSON, default=list)
+    plugin_errors: Mapped[list] = mapped_column(JSON, default=list)
+    # Buyers passed over before this one was chosen, with the reason.
+    skipped: Mapped[list] = mapped_column(JSON, default=list)
+    dial_status: Mapped[str | None] = mapped_column(String(32))
+    sip_code: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    # True while this attempt holds one of the buyer's concurrency slots.
+    holds_slot: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    call: Mapped[Call] = relationship(back_populates="attempts")
+    buyer: Mapped[Buyer | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_attempts_call_position", "call_id", "position"),
+        Index("ix_attempts_buyer_started", "buyer_id", "started_at"),
+    )
