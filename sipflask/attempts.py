@@ -27,7 +27,6 @@ This module is pure: no Flask, no database.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -165,8 +164,10 @@ def plan_attempt(
 
     target = number
     try:
-        # "+[caller_number]" with a value of "+1415..." is still one number.
-        target = re.sub(r"^\++", "+", expand(number, values, escape=phone_value))
+        target = expand(number, values, escape=phone_value)
+        # Only a leading "+" means anything: "+[caller_number]" with a value of "+1415..." is
+        # one number, and a value's "+" in the middle of a template must not survive.
+        target = ("+" if target.startswith("+") else "") + target.replace("+", "")
         e164 = normalise_e164(target, default_region)
         twiml = dial_number(e164, action=action, timeout=buyer.timeout, caller_id=caller_id)
     except ValueError as exc:  # PhoneError, XML-illegal caller id
