@@ -40,7 +40,9 @@ def _safe_next(target: str | None) -> str:
     # Only same-site relative paths: an open redirect would turn the login page into a phishing aid.
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/"):
+        # Browsers read "/\\host" like "//host", so a backslash after the slash is refused too.
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith(("//", "/\\")):
             return target
     return url_for("home.index")
 

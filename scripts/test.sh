@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to the whole test suite:
+#   ./scripts/test.sh [pytest args]
+# Runs on SQLite, and on PostgreSQL too when SIPFLASK_TEST_DATABASE_URL is set, e.g.
+#   SIPFLASK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test ./scripts/test.sh
+# As root it installs the Debian packages the tests drive (sipp for SIP, chromium for the browser).
+EXTRAS="[test]"
+source "$(dirname "$0")/_setup.sh"
+
+missing=()
+command -v sipp >/dev/null || missing+=(sip-tester)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}" || echo "note: tests needing ${missing[*]} will be skipped" >&2
+fi
+
+echo "==> installing the example plugins (plugins/*)"
+for plugin in plugins/*/; do
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e "$plugin" 2>&1 | grep -v '^WARNING: Location' || true
+done
+
+echo "==> pytest${SIPFLASK_TEST_DATABASE_URL:+ (SQLite and PostgreSQL)}"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,136 @@
+"""Play Twilio's part for one call, in-process, through the real webhook endpoints.
+
+Used by ``flask --app sipflask simulate-call``: every request is signed exactly as Twilio
+signs it, so the simulation goes through the same checks, routing and TwiML as a real call.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from twilio.request_validator import RequestValidator
+
+RETRYABLE = ("busy", "no-answer", "failed", "canceled")
+OUTCOMES = RETRYABLE + ("completed",)
+_PASSWORD_ATTR = re.compile(r'(password=")[^"]*(")')
+
+
+class SimulationError(ValueError):
+    pass
+
+
+@dataclass
+class Outcome:
+    status: str
+    sip_code: int | None = None
+    duration: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Outcome":
+        """``busy``, ``failed:503``, ``completed:200:95`` (status[:sip code[:seconds]])."""
+        parts = text.strip().lower().split(":")
+        if parts[0] not in OUTCOMES:
+            raise SimulationError(f"outcome {text!r}: status must be one of {', '.join(OUTCOMES)}")
+        try:
+            code = int(parts[1]) if len(parts) > 1 and parts[1] else None
+            seconds = int(parts[2]) if len(parts) > 2 and parts[2] else None
+        except ValueError:
+            raise SimulationError(f"outcome {text!r}: SIP code and seconds must be numbers") from None
+        if code is not None and not 100 <= code <= 699:
+            raise SimulationError(f"outcome {text!r}: SIP code must be 100-699")
+        if len(parts) > 3:
+            raise SimulationError(f"outcome {text!r}: use STATUS[:SIPCODE[:SECONDS]]")
+        if seconds is None:
+            seconds = 95 if parts[0] == "completed" else 0
+        return cls(parts[0], code, seconds)
+
+
+@dataclass
+class Step:
+    method: str
+    url: str
+    params: dict[str, str]
+    status: int
+    body: str
+
+    @property
+    def masked_body(self) -> str:
+        return _PASSWORD_ATTR.sub(r"\1********\2", self.body)
+
+
+@dataclass
+class Simulation:
+    call_sid: str
+    steps: list[Step] = field(default_factory=list)
+    unused_outcomes: list[Outcome] = field(default_factory=list)
+
+
+def parse_params(pairs) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SimulationError(f"--param {pair!r}: use Name=Value")
+        name, value = pair.split("=", 1)
+        if not name:
+            raise SimulationError(f"--param {pair!r}: the name is empty")
+        params[name] = value
+    return params
+
+
+def _dial_action(body: str) -> str | None:
+    try:
+        root = ET.fromstring(body.encode())
+    except ET.ParseError:
+        return None
+    dial = root.find("Dial")
+    return dial.get("action") if dial is not None else None
+
+
+def run(app, *, to: str, from_: str, params: dict[str, str] | None = None,
+        outcomes: list[Outcome] | None = None) -> Simulation:
+    token = app.config.get("TWILIO_AUTH_TOKEN")
+    if not token:
+        # No Twilio account configured yet (e.g. the demo): sign with a throwaway token that
+        # only this process knows; the running server is not affected.
+        token = app.config["TWILIO_AUTH_TOKEN"] = secrets.token_hex(16)
+    base = (app.config.get("PUBLIC_URL") or "http://localhost").rstrip("/")
+    validator = RequestValidator(token)
+    client = app.test_client()
+    sim = Simulation(call_sid="CA" + secrets.token_hex(16))
+    common = {"AccountSid": app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32,
+              "CallSid": sim.call_sid, "ApiVersion": "2010-04-01", "Direction": "inbound"}
+
+    def post(url: str, data: dict[str, str]) -> Step:
+        headers = {"X-Twilio-Signature": validator.compute_signature(url, data)}
+        parts = urlsplit(url)
+        response = client.post(parts.path + (f"?{parts.query}" if parts.query else ""),
+                               data=data, headers=headers,
+                               base_url=f"{parts.scheme}://{parts.netloc}")
+        step = Step("POST", url, data, response.status_code, response.get_data(as_text=True))
+        sim.steps.append(step)
+        return step
+
+    data = {**common, "From": from_, "To": to, "Caller": from_, "Called": to,
+            "CallStatus": "ringing", **(params or {})}
+    step = post(f"{base}/twilio/voice", data)
+    pending = list(outcomes or [])
+    total = 0
+    while step.status == 200 and (action := _dial_action(step.body)) and pending:
+        outcome = pending.pop(0)
+        dial = {**common, "CallStatus": "in-progress", "DialCallStatus": outcome.status,
+                "DialCallSid": "CA" + secrets.token_hex(16),
+                "DialCallDuration": str(outcome.duration or 0)}
+        if outcome.sip_code is not None:
+            dial["DialSipResponseCode"] = str(outcome.sip_code)
+        total += outcome.duration or 0
+        step = post(action, dial)
+    sim.unused_outcomes = pending
+    if step.status == 200 and not _dial_action(step.body):
+        # The call is over from Twilio's side: send the status callback that closes it.
+        answered = bool(outcomes) and any(o.status == "completed" for o in outcomes)
+        post(f"{base}/twilio/status", {**common, "CallStatus": "completed" if answered else "no-answer",
+                                       "CallDuration": str(total)})
+    return sim

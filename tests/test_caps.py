@@ -1,0 +1,101 @@
+"""Caps hold across concurrent requests: enforced by the database, not in memory."""
+import threading
+import xml.etree.ElementTree as ET
+
+import pytest
+from sqlalchemy import select
+
+from sipflask import caps
+from sipflask.extensions import db
+from sipflask.models import Attempt, Buyer, Call
+from tests.test_webhook import AUTO, pause_all_but, voice
+
+CONCURRENT = 24
+
+
+def _cap_queue(app, concurrency=None, daily=None):
+    pause_all_but(app, "queue")
+    with app.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        queue.concurrency_cap, queue.daily_cap = concurrency, daily
+        db.session.commit()
+        return queue.id
+
+
+def _storm(app, n=CONCURRENT):
+    """n signed voice webhooks at once, each thread with its own request and DB connection."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def one(i):
+        client = app.test_client()
+        barrier.wait()
+        results[i] = voice(client, sid=f"CA{i:032d}", caller=f"+1415555{2600 + i:04d}",
+                           To=AUTO).get_data(as_text=True)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def _dialled(results):
+    return sum(ET.fromstring(r).find("Dial") is not None for r in results)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_concurrency_cap_holds_under_parallel_webhooks(demo):
+    buyer_id = _cap_queue(demo, concurrency=3)
+    results = _storm(demo)
+    assert _dialled(results) == 3
+    with demo.app_context():
+        assert db.session.get(Buyer, buyer_id).active_calls == 3
+        held = db.session.scalar(select(db.func.count()).select_from(Attempt)
+                                 .where(Attempt.holds_slot.is_(True)))
+        assert held == 3
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_daily_cap_holds_under_parallel_webhooks(demo):
+    buyer_id = _cap_queue(demo, daily=5)
+    results = _storm(demo)
+    assert _dialled(results) == 5
+    with demo.app_context():
+        assert db.session.get(Buyer, buyer_id).calls_today == 5
+
+
+def test_reserve_and_release_counters(demo):
+    buyer_id = _cap_queue(demo, concurrency=2, daily=3)
+    with demo.app_context():
+        assert caps.reserve(buyer_id) and caps.reserve(buyer_id)
+        assert not caps.reserve(buyer_id)  # 2/2 concurrent
+        call = Call(caller="+14155552671", called=AUTO)
+        first = Attempt(call=call, buyer_id=buyer_id, holds_slot=True)
+        second = Attempt(call=call, buyer_id=buyer_id, holds_slot=True)
+        db.session.add_all([call, first, second])
+        db.session.flush()
+        assert caps.release(first)
+        assert not caps.release(first)  # a slot is given back once only
+        assert caps.reserve(buyer_id)  # the freed slot: third call today
+        assert caps.release(second)
+        assert not caps.reserve(buyer_id)  # a slot is free, but the day's 3 calls are used
+        buyer = db.session.get(Buyer, buyer_id)
+        db.session.refresh(buyer)
+        assert (buyer.active_calls, buyer.calls_today) == (1, 3)
+        db.session.rollback()
+
+
+def test_daily_counter_starts_again_on_a_new_day(app, demo):
+    from datetime import date, timedelta
+    buyer_id = _cap_queue(demo, daily=1)
+    with demo.app_context():
+        yesterday = date.today() - timedelta(days=1)
+        assert caps.reserve(buyer_id, yesterday)
+        assert not caps.reserve(buyer_id, yesterday)
+        assert caps.reserve(buyer_id, yesterday + timedelta(days=1))
+        buyer = db.session.get(Buyer, buyer_id)
+        db.session.refresh(buyer)
+        assert buyer.calls_today == 1 and caps.counts_today(buyer, yesterday + timedelta(days=1)) == 1
+        db.session.rollback()

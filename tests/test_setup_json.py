@@ -1,0 +1,215 @@
+"""``flask demo``, ``flask export`` and ``flask import``: the setup as JSON."""
+import copy
+import json
+
+import pytest
+from sqlalchemy import select, text
+
+from sipflask.extensions import db
+from sipflask.models import Buyer, Campaign, Number, Publisher
+
+SAMPLE = {
+    "publishers": [{"ref": "acme", "name": "Acme Media", "afid": "5678"}],
+    "campaigns": [{"ref": "auto", "name": "Auto Insurance", "buyers": ["queue", "backup"]}],
+    "numbers": [{"number": "+18882223333", "campaign": "auto", "publisher": "acme",
+                 "sub_id": "fb-12", "tags": {"vertical": "auto"}}],
+    "buyers": [
+        {"ref": "queue", "name": "Agent queue", "number": "sip:agentqueue@example.com",
+         "sip_username": "", "sip_password": "",
+         "sip_headers": [{"name": "X-Campaign-ID", "value": "[campaign_id]"}],
+         "priority": 1, "weight": 1, "timeout": 30, "concurrency_cap": None, "daily_cap": None,
+         "paused": False},
+        {"ref": "backup", "name": "Backup", "number": "+1 (415) 555-2671",
+         "sip_username": "", "sip_password": "", "sip_headers": [],
+         "priority": 2, "weight": 1, "timeout": 30, "concurrency_cap": None, "daily_cap": None,
+         "paused": False},
+    ],
+}
+
+
+def write(tmp_path, doc, name="setup.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def dump_tables(app):
+    """Every row of every table, for byte-for-byte comparisons."""
+    with app.app_context():
+        out = {}
+        for table in db.metadata.sorted_tables:
+            rows = db.session.execute(text(f"SELECT * FROM {table.name}")).all()
+            out[table.name] = sorted(repr(tuple(r)) for r in rows)
+        return out
+
+
+def test_import_creates_everything(runner, app, tmp_path):
+    result = runner.invoke(args=["import", write(tmp_path, SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "buyers: 2 created" in result.output
+    with app.app_context():
+        camp = db.session.scalar(select(Campaign))
+        assert [b.ref for b in camp.buyers] == ["queue", "backup"]
+        backup = db.session.scalar(select(Buyer).where(Buyer.ref == "backup"))
+        assert backup.number == "+14155552671"  # normalised to E.164
+        number = db.session.scalar(select(Number))
+        assert number.publisher.afid == "5678" and number.tags == {"vertical": "auto"}
+
+
+def test_import_is_idempotent(runner, app, tmp_path):
+    path = write(tmp_path, SAMPLE)
+    assert runner.invoke(args=["import", path]).exit_code == 0
+    before = dump_tables(app)
+    result = runner.invoke(args=["import", path])
+    assert result.exit_code == 0
+    assert "publishers: 0 created, 0 updated, 1 unchanged" in result.output
+    assert "buyers: 0 created, 0 updated, 2 unchanged" in result.output
+    assert dump_tables(app) == before
+
+
+def test_import_updates_by_ref(runner, app, tmp_path):
+    runner.invoke(args=["import", write(tmp_path, SAMPLE)])
+    doc = copy.deepcopy(SAMPLE)
+    doc["buyers"][0]["sip_headers"].append({"name": "X-Extra", "value": "[sub_id]"})
+    doc["campaigns"][0]["buyers"] = ["backup", "queue"]
+    result = runner.invoke(args=["import", write(tmp_path, doc, "v2.json")])
+    assert result.exit_code == 0, result.output
+    assert "buyers: 0 created, 1 updated, 1 unchanged" in result.output
+    with app.app_context():
+        camp = db.session.scalar(select(Campaign))
+        assert [b.ref for b in camp.buyers] == ["backup", "queue"]
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        assert [(h.name, h.value) for h in queue.headers] == [
+            ("X-Campaign-ID", "[campaign_id]"), ("X-Extra", "[sub_id]")]
+
+
+BAD_CASES = [
+    (lambda d: d["buyers"][1].update(number="not a number"), "buyers[1].number"),
+    (lambda d: d["buyers"][0]["sip_headers"].append({"name": "Bad Name", "value": "x"}),
+     "buyers[0].sip_headers[1].name"),
+    (lambda d: d["buyers"][0]["sip_headers"].append({"name": "x-campaign-id", "value": "y"}),
+     "buyers[0].sip_headers[1].name"),
+    (lambda d: d["buyers"][0].update(number="sip:@example.com"), "buyers[0].number"),
+    (lambda d: d["buyers"][0].update(number="sip:q@example.com?X-A=1"), "buyers[0].number"),
+    (lambda d: d["buyers"][0].update(number="sip:" + "q" * 260 + "@example.com"), "buyers[0].number"),
+    (lambda d: d["buyers"][0]["sip_headers"].append({"name": "X-Big", "value": "v" * 999}),
+     "buyers[0].sip_headers"),
+    (lambda d: d["buyers"][0].update(timeout=0), "buyers[0].timeout"),
+    (lambda d: d["buyers"][0].update(priority="high"), "buyers[0].priority"),
+    (lambda d: d["numbers"][0].update(number="+1555"), "numbers[0].number"),
+    (lambda d: d["numbers"][0].update(campaign="nope"), "numbers[0].campaign"),
+    (lambda d: d["numbers"][0].update(tags={"Bad Key": "x"}), "numbers[0].tags"),
+    (lambda d: d["campaigns"][0]["buyers"].append("ghost"), "campaigns[0].buyers[2]"),
+    (lambda d: d["publishers"].append({"ref": "acme2", "name": "Dup", "afid": "5678"}),
+     "publishers[1].afid"),
+    (lambda d: d["publishers"][0].update(ref="Not A Ref"), "publishers[0].ref"),
+]
+
+
+@pytest.mark.parametrize("mutate,path", BAD_CASES, ids=[p for _, p in BAD_CASES])
+def test_bad_record_writes_nothing_and_names_its_path(runner, app, tmp_path, mutate, path):
+    runner.invoke(args=["demo"])
+    before = dump_tables(app)
+    doc = copy.deepcopy(SAMPLE)
+    mutate(doc)
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 1
+    assert "Nothing was imported" in result.output
+    assert f"  {path}" in result.output, result.output
+    assert dump_tables(app) == before
+
+
+def test_every_error_is_listed(runner, app, tmp_path):
+    doc = copy.deepcopy(SAMPLE)
+    doc["buyers"][0]["sip_headers"] = [{"name": "Bad", "value": "x"}, {"name": "X-Ok", "value": "["}]
+    doc["numbers"][0]["number"] = "12"
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 1
+    assert "buyers[0].sip_headers[0].name:" in result.output
+    assert "buyers[0].sip_headers[1].value:" in result.output
+    assert "numbers[0].number:" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(Publisher)) is None
+
+
+def test_not_json_and_wrong_shape(runner, tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("{nope")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code != 0 and "not valid JSON" in result.output
+    result = runner.invoke(args=["import", write(tmp_path, [1, 2])])
+    assert result.exit_code == 1 and "must hold a JSON object" in result.output
+    result = runner.invoke(args=["import", write(tmp_path, {"buyer": []})])
+    assert result.exit_code == 1 and "Unknown section 'buyer'" in result.output
+
+
+def test_export_shape_and_no_secrets(runner, demo, tmp_path):
+    out = tmp_path / "out.json"
+    result = runner.invoke(args=["export", str(out)])
+    assert result.exit_code == 0
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"publishers", "campaigns", "numbers", "buyers"}
+    secure = next(b for b in doc["buyers"] if b["ref"] == "secure")
+    assert secure["sip_password"] == "" and secure["sip_username"] == "sipflask-acme"
+    assert "Demo-Password-2026" not in out.read_text()
+    assert set(secure) == {"id", "ref", "name", "number", "sip_username", "sip_password",
+                           "sip_headers", "priority", "weight", "timeout", "concurrency_cap",
+                           "daily_cap", "paused"}
+    assert all("id" in rec for section in doc.values() for rec in section)
+    with_secrets = runner.invoke(args=["export", "--with-secrets"]).output
+    assert "Demo-Password-2026" in with_secrets
+
+
+def test_export_import_round_trip(runner, demo, tmp_path, app):
+    out = tmp_path / "out.json"
+    runner.invoke(args=["export", str(out), "--with-secrets"])
+    before = dump_tables(app)
+    # Into the same database: nothing changes.
+    result = runner.invoke(args=["import", str(out)])
+    assert result.exit_code == 0 and " updated" in result.output
+    assert "0 updated" in result.output and dump_tables(app) == before
+    # An export without secrets imported back keeps the stored passwords.
+    plain = tmp_path / "plain.json"
+    runner.invoke(args=["export", str(plain)])
+    assert runner.invoke(args=["import", str(plain)]).exit_code == 0
+    with app.app_context():
+        secure = db.session.scalar(select(Buyer).where(Buyer.ref == "secure"))
+        assert secure.sip_password == "Demo-Password-2026"
+
+
+def test_round_trip_into_an_empty_database(runner, demo, tmp_path):
+    from tests.conftest import make_app
+    out = tmp_path / "out.json"
+    runner.invoke(args=["export", str(out), "--with-secrets"])
+    (tmp_path / "fresh").mkdir()
+    fresh = make_app(tmp_path / "fresh", "sqlite")
+    result = fresh.test_cli_runner().invoke(args=["import", str(out)])
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "again.json"
+    fresh.test_cli_runner().invoke(args=["export", str(again), "--with-secrets"])
+    strip = lambda d: {k: [{f: v for f, v in r.items() if f != "id"} for r in recs]  # noqa: E731
+                       for k, recs in d.items()}
+    assert strip(json.loads(again.read_text())) == strip(json.loads(out.read_text()))
+
+
+def test_demo_is_idempotent_and_realistic(runner, app):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    before = dump_tables(app)
+    second = runner.invoke(args=["demo"])
+    assert "0 created, 0 updated" in second.output
+    assert dump_tables(app) == before
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Campaign)) == 2
+        assert db.session.scalar(select(db.func.count()).select_from(Publisher)) == 3
+        assert db.session.scalar(select(db.func.count()).select_from(Number)) == 4
+        buyers = db.session.scalars(select(Buyer)).all()
+        assert len(buyers) == 4
+        sip_with_headers = [b for b in buyers if b.is_sip and b.headers and not b.sip_username]
+        assert len(sip_with_headers) == 2
+        assert any("[" in h.value for b in sip_with_headers for h in b.headers)
+        assert [b.ref for b in buyers if b.sip_username and b.has_sip_password] == ["secure"]
+        assert [b.ref for b in buyers if not b.is_sip] == ["phone"]
+        secure = next(b for b in buyers if b.ref == "secure")
+        # Encrypted at rest: the stored column is not the password.
+        assert "Demo-Password" not in secure.sip_password_encrypted

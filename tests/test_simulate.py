@@ -1,0 +1,49 @@
+"""``flask simulate-call`` drives the real, signed webhook endpoints."""
+from sqlalchemy import select
+
+from sipflask.extensions import db
+from sipflask.models import Call
+from tests.test_webhook import AUTO, pause_all_but
+
+
+def test_simulate_failover_prints_each_step(runner, demo):
+    pause_all_but(demo, "queue", "secure", "phone")
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671",
+                                 "--param", "FromState=TX", "--param", "SipHeader_X-Lead-Score=87",
+                                 "--outcome", "busy:486", "--outcome", "completed"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.count("--- step") == 4  # voice, dial-action x2, status
+    assert "sip:agentqueue@pbx.example.com?" in out
+    assert "X-Caller-State=TX" in out
+    assert "1001@pbx.acme-insure.example" in out
+    assert 'password="********"' in out and "Demo-Password-2026" not in out
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        assert call.tags["lead_score"] == "87"
+        assert [a.dial_status for a in call.attempts] == ["busy", "completed"]
+        assert call.attempts[0].sip_code == 486
+        assert call.status == "completed"
+
+
+def test_simulate_unknown_number(runner, demo):
+    result = runner.invoke(args=["simulate-call", "--to", "+12125550100", "--from", "+14155552671"])
+    assert result.exit_code == 0
+    assert "not in service" in result.output
+
+
+def test_simulate_bad_arguments(runner, demo):
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+1", "--outcome", "ok"])
+    assert result.exit_code != 0 and "status must be one of" in result.output
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+1", "--param", "x"])
+    assert result.exit_code != 0 and "Name=Value" in result.output
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+1",
+                                 "--outcome", "busy:99"])
+    assert result.exit_code != 0 and "100-699" in result.output
+
+
+def test_simulate_without_a_configured_token_signs_with_a_throwaway_one(runner, demo):
+    demo.config["TWILIO_AUTH_TOKEN"] = ""
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671"])
+    assert result.exit_code == 0, result.output
+    assert "<Dial" in result.output

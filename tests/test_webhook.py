@@ -1,0 +1,307 @@
+"""The Twilio voice webhook, dial-action and status callbacks, through signed HTTP requests."""
+import logging
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote
+
+import pytest
+from sqlalchemy import select, text
+from twilio.request_validator import RequestValidator
+
+from sipflask.extensions import db
+from sipflask.models import Attempt, Buyer, Call
+
+TOKEN = "test-auth-token-0123456789abcdef"
+BASE = "https://sipflask.test"
+AUTO = "+18882223333"       # demo: campaign auto, publisher acme (afid 5678), sub_id fb-12
+MEDICARE = "+18448210555"   # demo: campaign medicare, no publisher
+CALLER = "+14155552671"
+
+
+def sign(url, data, token=TOKEN):
+    return RequestValidator(token).compute_signature(url, data)
+
+
+def post(client, path, data, *, signature=None, base=BASE):
+    url = base + path
+    headers = {"X-Twilio-Signature": sign(url, data) if signature is None else signature}
+    return client.post(path, data=data, headers=headers, base_url=base)
+
+
+def voice(client, to=AUTO, caller=CALLER, sid="CA" + "1" * 32, **extra):
+    return post(client, "/twilio/voice", {"CallSid": sid, "From": caller, "To": to,
+                                          "CallStatus": "ringing", **extra})
+
+
+def parse(response):
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "text/xml"
+    return ET.fromstring(response.data)
+
+
+def sip_headers(uri):
+    base, _, query = uri.partition("?")
+    pairs = [p.split("=", 1) for p in query.split("&")] if query else []
+    return base, {k: unquote(v) for k, v in pairs}
+
+
+def dial_action(client, root, status, code=None, duration="0"):
+    action = root.find("Dial").get("action")
+    assert action.startswith(BASE)
+    data = {"CallSid": "CA" + "1" * 32, "DialCallStatus": status, "DialCallDuration": duration}
+    if code:
+        data["DialSipResponseCode"] = str(code)
+    return post(client, action[len(BASE):], data)
+
+
+def the_call(app):
+    with app.app_context():
+        return db.session.scalar(select(Call).order_by(Call.id.desc()))
+
+
+def pause_all_but(app, *refs):
+    with app.app_context():
+        for buyer in db.session.scalars(select(Buyer)):
+            buyer.paused = buyer.ref not in refs
+        db.session.commit()
+
+
+# --- signatures ---------------------------------------------------------------------------------
+
+def test_unsigned_request_is_refused_and_logged(client, demo, caplog):
+    with caplog.at_level(logging.WARNING, "sipflask.webhook"):
+        response = post(client, "/twilio/voice", {"To": AUTO, "From": CALLER}, signature="")
+    assert response.status_code == 403
+    assert "invalid X-Twilio-Signature" in caplog.text
+    with demo.app_context():
+        assert db.session.scalar(select(Call)) is None
+
+
+def test_signature_over_other_url_or_params_is_refused(client, demo):
+    data = {"To": AUTO, "From": CALLER}
+    wrong_url = sign("http://localhost/twilio/voice", data)
+    assert post(client, "/twilio/voice", data, signature=wrong_url).status_code == 403
+    tampered = sign(BASE + "/twilio/voice", {**data, "From": "+12125550100"})
+    assert post(client, "/twilio/voice", data, signature=tampered).status_code == 403
+    assert post(client, "/twilio/voice", data).status_code == 200
+
+
+@pytest.mark.app_config(PUBLIC_URL=None)
+def test_without_public_url_the_request_url_is_signed(client, demo):
+    response = post(client, "/twilio/voice", {"To": AUTO, "From": CALLER, "CallSid": "CA1"},
+                    base="http://localhost")
+    assert parse(response).find("Dial") is not None
+
+
+@pytest.mark.app_config(TWILIO_AUTH_TOKEN="")
+def test_no_auth_token_configured_refuses_everything(client, demo, caplog):
+    response = post(client, "/twilio/voice", {"To": AUTO}, signature="x")
+    assert response.status_code == 403
+    assert "TWILIO_AUTH_TOKEN is not configured" in caplog.text
+
+
+def test_webhook_needs_no_login_or_csrf(client, demo):
+    # Twilio has neither a session nor a CSRF token; the signature is its authentication.
+    assert voice(client).status_code == 200
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+def test_sip_buyer_gets_default_and_buyer_headers(client, demo):
+    pause_all_but(demo, "queue")
+    root = parse(voice(client, FromState="CA"))
+    dial = root.find("Dial")
+    assert dial.get("timeout") == "30" and dial.get("method") == "POST"
+    sip = dial.find("Sip")
+    assert sip.get("username") is None and sip.get("password") is None
+    base, headers = sip_headers(sip.text)
+    assert base == "sip:agentqueue@pbx.example.com"
+    call = the_call(demo)
+    with demo.app_context():
+        call = db.session.get(Call, call.id)
+        assert headers["X-PH-RetreaverUUID"] == call.uuid
+        assert headers["X-PH-RetreaverKey"] == call.key and len(call.key) >= 32
+        assert headers["X-PH-RetreaverAFID"] == "5678"
+        assert headers["X-PH-RetreaverSID"] == "fb-12"
+        assert headers["X-Campaign-ID"] == str(call.campaign_id)
+        assert headers["X-Caller-State"] == "CA"
+        assert headers["X-Lead-Score"] == "72"  # a tag of the number
+        assert call.status == "routing" and call.call_sid == "CA" + "1" * 32
+        assert call.tags["caller_state"] == "CA" and call.tag_sources["caller_state"] == "twilio"
+        attempt = call.attempts[0]
+        assert attempt.kind == "sip" and attempt.dialled == sip.text and attempt.holds_slot
+        assert [h["name"] for h in attempt.headers_sent][:2] == ["X-PH-RetreaverUUID",
+                                                                 "X-PH-RetreaverKey"]
+        sources = {h["name"]: h["source"] for h in attempt.headers_sent}
+        assert sources["X-PH-RetreaverAFID"] == "default" and sources["X-Campaign-ID"] == "buyer"
+        assert db.session.get(Buyer, attempt.buyer_id).active_calls == 1
+
+
+def test_missing_caller_state_uses_the_fallback_and_publisherless_number_omits_afid(client, demo):
+    pause_all_but(demo, "queue")
+    root = parse(voice(client, to=MEDICARE))
+    _, headers = sip_headers(root.find("Dial/Sip").text)
+    assert headers["X-Caller-State"] == "unknown"
+    assert "X-PH-RetreaverAFID" not in headers and "X-PH-RetreaverSID" not in headers
+    assert "X-Lead-Score" not in headers  # empty after tokens: left out
+
+
+def test_credentials_only_for_the_buyer_that_has_them(client, demo):
+    pause_all_but(demo, "secure")
+    sip = parse(voice(client)).find("Dial/Sip")
+    assert sip.get("username") == "sipflask-acme"
+    assert sip.get("password") == "Demo-Password-2026"
+    assert sip.text.startswith("sip:1001@pbx.acme-insure.example:5080?")
+    call = the_call(demo)
+    with demo.app_context():
+        attempt = db.session.get(Call, call.id).attempts[0]
+        assert "Demo-Password" not in attempt.dialled
+        assert attempt.sip_username == "sipflask-acme"
+
+
+def test_phone_buyer_gets_number(client, demo):
+    pause_all_but(demo, "phone")
+    dial = parse(voice(client)).find("Dial")
+    assert dial.find("Number").text == "+14155552671" and dial.find("Sip") is None
+    assert dial.get("timeout") == "40"
+
+
+def test_sip_header_params_become_tags_and_tokens(client, demo):
+    with demo.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        queue.headers[2].value = "[lead_score]"
+        db.session.commit()
+    pause_all_but(demo, "queue")
+    root = parse(voice(client, to=MEDICARE, **{"SipHeader_X-Lead-Score": "87"}))
+    assert sip_headers(root.find("Dial/Sip").text)[1]["X-Lead-Score"] == "87"
+    with demo.app_context():
+        call = db.session.get(Call, the_call(demo).id)
+        assert call.tags["lead_score"] == "87" and call.tag_sources["lead_score"] == "sip"
+
+
+def test_failover_busy_then_next_then_completed(client, demo):
+    pause_all_but(demo, "queue", "secure", "phone")
+    first = parse(voice(client))
+    assert "agentqueue" in first.find("Dial/Sip").text  # priority 1
+    second = parse(dial_action(client, first, "busy", 486))
+    assert "1001@pbx.acme-insure.example" in second.find("Dial/Sip").text  # priority 2
+    third = parse(dial_action(client, second, "no-answer", 480))
+    assert third.find("Dial/Number").text == "+14155552671"  # priority 3
+    done = parse(dial_action(client, third, "completed", duration="95"))
+    assert done.find("Hangup") is not None and done.find("Dial") is None
+    with demo.app_context():
+        call = db.session.get(Call, the_call(demo).id)
+        assert [(a.dial_status, a.sip_code) for a in call.attempts] == [
+            ("busy", 486), ("no-answer", 480), ("completed", None)]
+        assert call.attempts[2].duration == 95
+        assert call.status == "completed"
+        assert not any(a.holds_slot for a in call.attempts)
+        assert all(b.active_calls == 0 for b in db.session.scalars(select(Buyer)))
+
+
+def test_all_buyers_fail_then_polite_goodbye(client, demo):
+    pause_all_but(demo, "queue")
+    first = parse(voice(client))
+    last = parse(dial_action(client, first, "failed", 503))
+    assert "nobody is available" in last.find("Say").text
+    assert last.find("Hangup") is not None
+    with demo.app_context():
+        call = db.session.get(Call, the_call(demo).id)
+        assert call.status == "no-buyer"
+        reasons = {s["buyer"]: s["reason"] for s in call.attempts[-1].skipped}
+        assert reasons["Sales desk (phone)"] == "paused"
+
+
+def test_repeated_dial_action_is_ignored(client, demo):
+    pause_all_but(demo, "queue", "phone")
+    first = parse(voice(client))
+    second = parse(dial_action(client, first, "busy"))
+    again = parse(dial_action(client, first, "busy"))
+    assert again.find("Dial") is None
+    with demo.app_context():
+        assert len(db.session.get(Call, the_call(demo).id).attempts) == 2
+    assert second.find("Dial/Number") is not None
+
+
+def test_paused_and_capped_buyers_are_skipped_with_reason(client, demo):
+    pause_all_but(demo, "queue", "phone")
+    with demo.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        queue.concurrency_cap = 1
+        db.session.commit()
+    parse(voice(client, sid="CA" + "a" * 32))
+    root = parse(voice(client, sid="CA" + "b" * 32, caller="+12125550100"))
+    assert root.find("Dial/Number") is not None
+    with demo.app_context():
+        call = db.session.scalar(select(Call).where(Call.call_sid == "CA" + "b" * 32))
+        reasons = {s["buyer"]: s["reason"] for s in call.attempts[0].skipped}
+        assert reasons["Agent queue (Asterisk)"] == "concurrency cap reached (1/1)"
+
+
+def test_status_callback_closes_call_and_frees_slot(client, demo):
+    pause_all_but(demo, "queue")
+    parse(voice(client))
+    response = post(client, "/twilio/status", {"CallSid": "CA" + "1" * 32,
+                                               "CallStatus": "completed", "CallDuration": "42"})
+    assert response.status_code == 204
+    with demo.app_context():
+        call = db.session.get(Call, the_call(demo).id)
+        assert call.duration == 42 and call.ended_at is not None
+        assert not call.attempts[0].holds_slot
+        assert db.session.scalar(select(Buyer).where(Buyer.ref == "queue")).active_calls == 0
+
+
+def test_unknown_number_says_goodbye_and_is_logged(client, demo, caplog):
+    with caplog.at_level(logging.WARNING, "sipflask.calls"):
+        root = parse(voice(client, to="+12125550100"))
+    assert "not in service" in root.find("Say").text and root.find("Hangup") is not None
+    assert "unknown number" in caplog.text
+    call = the_call(demo)
+    assert call.status == "rejected" and "unknown number" in call.reason
+
+
+def test_campaign_without_buyers(client, demo):
+    with demo.app_context():
+        db.session.execute(text("DELETE FROM campaign_buyers"))
+        db.session.commit()
+    root = parse(voice(client))
+    assert "nobody is available" in root.find("Say").text
+
+
+def test_database_trouble_still_answers_twiml(client, demo, caplog):
+    with demo.app_context():
+        db.session.execute(text("DROP TABLE attempts"))
+        db.session.commit()
+    with caplog.at_level(logging.ERROR, "sipflask.webhook"):
+        root = parse(voice(client))
+    assert "can't connect your call" in root.find("Say").text
+    assert "database error" in caplog.text
+    assert "Traceback" not in ET.tostring(root, encoding="unicode")
+
+
+def test_buyer_whose_number_expands_badly_is_skipped(client, demo):
+    with demo.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        queue.number = "sip:agent@[missing]"
+        db.session.commit()
+    pause_all_but(demo, "queue", "phone")
+    root = parse(voice(client))
+    assert root.find("Dial/Number") is not None
+    with demo.app_context():
+        call = db.session.get(Call, the_call(demo).id)
+        assert call.attempts[0].dial_status == "failed"
+        assert "not dialled" in call.attempts[0].skipped[-1]["reason"]
+        assert not call.attempts[0].holds_slot
+
+
+def test_dial_action_for_unknown_call_hangs_up(client, demo):
+    root = parse(post(client, "/twilio/dial-action/nope/1", {"DialCallStatus": "busy"}))
+    assert root.find("Hangup") is not None
+
+
+def test_repeated_voice_webhook_does_not_create_a_second_call(client, demo):
+    pause_all_but(demo, "queue", "phone")
+    parse(voice(client))
+    parse(voice(client))
+    with demo.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Call)) == 1
+        assert db.session.scalar(select(db.func.count()).select_from(Attempt)) == 2
