@@ -276,3 +276,70 @@ class Attempt(db.Model):
         Index("ix_attempts_call_position", "call_id", "position"),
         Index("ix_attempts_buyer_started", "buyer_id", "started_at"),
     )
+
+
+class Postback(db.Model):
+    """A buyer's conversion report for a call, kept as received (without the key)."""
+
+    __tablename__ = "postbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the normalised parameters: a repeated identical postback is recognised.
+    digest: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8), default="POST")
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    revenue: Mapped[float | None] = mapped_column(Numeric(12, 2))
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    call: Mapped[Call] = relationship()
+
+    __table_args__ = (db.UniqueConstraint("call_id", "digest", name="uq_postbacks_call_digest"),)
+
+
+class InboundSettings(db.Model):
+    """Inbound SIP (one row): the two Twilio SIP domains and the SIDs sipflask manages."""
+
+    __tablename__ = "inbound_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Domain base name: <name>.sip.twilio.com (credentials) and <name>-ip.sip.twilio.com (IPs).
+    name: Mapped[str] = mapped_column(String(63), default="")
+    domain_sid: Mapped[str | None] = mapped_column(String(34))
+    ip_domain_sid: Mapped[str | None] = mapped_column(String(34))
+    credential_list_sid: Mapped[str | None] = mapped_column(String(34))
+    ip_acl_sid: Mapped[str | None] = mapped_column(String(34))
+    synced_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboundCredential(db.Model):
+    __tablename__ = "inbound_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    twilio_sid: Mapped[str | None] = mapped_column(String(34))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    @property
+    def password(self) -> str:
+        return crypto.decrypt(current_app.config["SECRET_KEY"], self.password_encrypted)
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.password_encrypted = crypto.encrypt(current_app.config["SECRET_KEY"], value or "")
+
+
+class InboundIp(db.Model):
+    """One whitelisted IPv4 address or CIDR range (Twilio allows at most 100)."""
+
+    __tablename__ = "inbound_ips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cidr: Mapped[str] = mapped_column(String(43), unique=True)
+    twilio_sid: Mapped[str | None] = mapped_column(String(34))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
