@@ -15,7 +15,8 @@ bp = Blueprint("auth", __name__)
 
 # Endpoints reachable without a login: Twilio's webhooks carry their own signature instead.
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
-PUBLIC_BLUEPRINTS = {"webhook"}
+# Postbacks come from buyers' servers and authenticate with the call's secret key.
+PUBLIC_BLUEPRINTS = {"webhook", "postbacks"}
 
 
 class LoginForm(FlaskForm):
