@@ -50,16 +50,6 @@ def called_number(to: str) -> str:
     return to
 
 
-def call_info(call: Call) -> plugins.CallInfo:
-    camp, pub = call.campaign, call.publisher
-    return plugins.CallInfo(
-        uuid=call.uuid, key=call.key, caller=call.caller, called=call.called,
-        campaign_id=camp.id if camp else None, campaign_ref=camp.ref if camp else "",
-        campaign_name=camp.name if camp else "", campaign_settings=dict(camp.settings or {}) if camp else {},
-        publisher_id=pub.id if pub else None, afid=pub.afid if pub else "",
-        sub_id=call.sub_id or "", tags=dict(call.tags or {}))
-
-
 def token_values(call: Call, buyer_id: int | None = None) -> dict[str, str]:
     """Every token's value for this call: tags first, then the built-ins (which win)."""
     values = {k: str(v) for k, v in (call.tags or {}).items()}
@@ -144,8 +134,10 @@ def start_call(params: Mapping[str, str], action_url) -> str:
             tag = sip_header_tag(key[len("SipHeader_"):])
             if tag and all(c.isalnum() or c == "_" for c in tag):
                 tags[tag], sources[tag] = value, "sip"
-    call = Call(call_sid=call_sid, caller=caller, called=number_text or to, tags=tags,
-                tag_sources=sources, status="ringing")
+    # Copies: the dicts below grow after the first flush, and SQLAlchemy only sees a JSON
+    # column change when it gets a new object that differs from the stored one.
+    call = Call(call_sid=call_sid, caller=caller, called=number_text or to, tags=dict(tags),
+                tag_sources=dict(sources), status="ringing")
     if number is None:
         call.status, call.reason = "rejected", f"unknown number {number_text or to!r}"
         call.ended_at = utcnow()
@@ -158,7 +150,7 @@ def start_call(params: Mapping[str, str], action_url) -> str:
     call.sub_id = number.sub_id
     db.session.add(call)
     db.session.flush()
-    extra, extra_sources, failures = plugins.collect_token_values(call_info(call))
+    extra, extra_sources, failures = plugins.collect_token_values(plugins.call_info(call))
     for k, v in extra.items():
         if k not in tags:  # the number's and Twilio's own data win over plugins
             tags[k] = v
@@ -211,7 +203,7 @@ def route_next(call: Call, action_url) -> str:
                           holds_slot=True, skipped=skipped)
         db.session.add(attempt)
         db.session.flush()
-        planned = plan_for(call_info(call), buyer_spec(buyer),
+        planned = plan_for(plugins.call_info(call), buyer_spec(buyer),
                            token_values(call, buyer.id), action_url(call, attempt))
         plan = planned.plan
         attempt.kind = plan.kind
@@ -220,8 +212,7 @@ def route_next(call: Call, action_url) -> str:
         attempt.headers_sent = _header_rows(plan.sent)
         attempt.headers_dropped = [{"name": h.name, "value": h.value, "source": h.source,
                                     "reason": why} for h, why in plan.dropped]
-        attempt.plugin_errors = [{"plugin": f.plugin, "hook": f.hook, "error": f.error}
-                                 for f in planned.failures]
+        attempt.plugin_errors = [f.as_dict() for f in planned.failures]
         for f in planned.failures:
             log.warning("call %s: plugin %s.%s skipped: %s", call.uuid, f.plugin, f.hook, f.error)
         if plan.error:

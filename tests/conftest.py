@@ -53,6 +53,9 @@ def make_app(tmp_path, backend="sqlite", **overrides):
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "PUBLIC_URL": "https://sipflask.test",
         "PLUGINS_DIR": str(tmp_path / "plugins"),
+        # Installed third-party plugins (the test command installs the examples) stay out of
+        # tests unless a test lets them in: expected headers must not depend on the machine.
+        "PLUGINS_ALLOW": [],
     }
     if backend == "postgres":
         config["SQLALCHEMY_DATABASE_URI"] = reset_postgres(pg_or_skip())

@@ -1,0 +1,17 @@
+"""Built-in plugin: the default headers every SIP attempt carries (SPEC "Default headers").
+
+``X-PH-RetreaverUUID`` (the call's uuid), ``X-PH-RetreaverKey`` (its postback key),
+``X-PH-RetreaverAFID`` (the publisher's afid, left out without a publisher) and
+``X-PH-RetreaverSID`` (the sub_id, left out when not set). Lowest precedence:
+plugin and buyer headers of the same name replace them, except that an empty
+value never does.
+"""
+from __future__ import annotations
+
+from ..attempts import default_headers
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def sip_headers(values):
+    return [(header.name, header.value) for header in default_headers(values)]
