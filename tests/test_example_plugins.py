@@ -191,6 +191,7 @@ def _installed(dist):
 
 @pytest.mark.skipif(not (_installed("sipflask-campaign-meta") and _installed("sipflask-crm-lookup")),
                     reason="example plugins not installed (pip install ./plugins/*)")
+@pytest.mark.app_config(PLUGINS_ALLOW=None)
 def test_installed_examples_load_from_entry_points(demo, crm_csv, monkeypatch):
     rows = {row["name"]: row for row in plugins.plugin_info(demo)}
     assert rows["campaign_meta"] == {

@@ -74,6 +74,7 @@ def build_app(tmp_path, backend):
     made = []
 
     def build(**overrides):
+        overrides.setdefault("PLUGINS_ALLOW", None)  # folder plugins load unless a test says
         app = make_app(tmp_path, backend, **overrides)
         made.append(app)
         return app
