@@ -270,3 +270,46 @@ def test_plan_attempt_twiml_reaches_pbx(need_sipp, tmp_path):
     assert pbx.received_headers() == dict(expected)
     assert [(h.name, h.value) for h in plans[0].sent] == expected
     assert re.search(r'<Dial action="/twilio/dial-action/abc"', twiml)
+
+
+# ----------------------------------------------------------------------------------------------
+# Through the real voice webhook
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_webhook_twiml_reaches_pbx_with_every_header_and_credentials(need_sipp, tmp_path, demo):
+    """A signed Twilio request to /twilio/voice; the TwiML it answers is dialled as Twilio
+    would, and sipp (the buyer's PBX) checks every header's exact value and the digest."""
+    from sqlalchemy import select
+
+    from sipflask.extensions import db
+    from sipflask.models import Buyer, BuyerHeader, Call
+    from tests.test_webhook import pause_all_but, voice
+
+    pbx = Sipp(tmp_path / "pending.xml", tmp_path)  # picks its port now, starts below
+    pause_all_but(demo, "secure")
+    with demo.app_context():
+        secure = db.session.scalar(select(Buyer).where(Buyer.ref == "secure"))
+        secure.number = f"sip:1001@127.0.0.1:{pbx.port};transport=udp"
+        secure.sip_username, secure.sip_password = USERNAME, PASSWORD
+        secure.headers.append(BuyerHeader(position=1, name="X-Caller-City", value='[caller_city|"n/a"]'))
+        db.session.commit()
+    response = voice(demo.test_client(), FromCity="São Paulo & Co")
+    twiml = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<Sip " in twiml, twiml
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        expected = [("X-PH-RetreaverUUID", call.uuid), ("X-PH-RetreaverKey", call.key),
+                    ("X-PH-RetreaverAFID", "5678"), ("X-PH-RetreaverSID", "fb-12"),
+                    ("X-Campaign-Name", "Auto Insurance"), ("X-Caller-City", "São Paulo & Co")]
+    pbx.scenario = render_auth_scenario(tmp_path, expected, USERNAME, PASSWORD, qop=True)
+    with pbx:
+        result = uac.call(twiml, timeout=5)
+        outcome = pbx.wait()
+    assert outcome.passed, outcome.describe()
+    assert outcome.logged("AUTH-OK"), outcome.describe()
+    assert result.final_codes == [401, 200] and result.bye_code == 200
+    assert outcome.received_headers() == dict(expected)
+    with demo.app_context():
+        attempt = db.session.scalar(select(Call)).attempts[0]
+        assert PASSWORD not in attempt.dialled and attempt.sip_username == USERNAME
