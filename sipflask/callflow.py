@@ -50,16 +50,16 @@ def called_number(to: str) -> str:
     return to
 
 
-def token_values(call: Call, buyer_id: int | None = None) -> dict[str, str]:
-    """Every token's value for this call: tags first, then the built-ins (which win)."""
+def token_values(call: plugins.CallInfo, buyer_id: int | None = None) -> dict[str, str]:
+    """Every token's value for a call: its tags first, then the built-ins (which win)."""
     values = {k: str(v) for k, v in (call.tags or {}).items()}
-    camp, pub = call.campaign, call.publisher
     values.update(
         call_uuid=call.uuid, call_key=call.key,
-        campaign_id=str(camp.id) if camp else "", campaign_name=camp.name if camp else "",
+        campaign_id=str(call.campaign_id) if call.campaign_id is not None else "",
+        campaign_name=call.campaign_name,
         buyer_id=str(buyer_id) if buyer_id is not None else "",
-        publisher_id=str(pub.id) if pub else "", afid=pub.afid if pub else "",
-        sub_id=call.sub_id or "", caller_number=call.caller or "", called_number=call.called or "",
+        publisher_id=str(call.publisher_id) if call.publisher_id is not None else "",
+        afid=call.afid, sub_id=call.sub_id, caller_number=call.caller, called_number=call.called,
     )
     for tag in TWILIO_CALLER_TAGS.values():
         values[tag] = str((call.tags or {}).get(tag, ""))
@@ -203,8 +203,9 @@ def route_next(call: Call, action_url) -> str:
                           holds_slot=True, skipped=skipped)
         db.session.add(attempt)
         db.session.flush()
-        planned = plan_for(plugins.call_info(call), buyer_spec(buyer),
-                           token_values(call, buyer.id), action_url(call, attempt))
+        info = plugins.call_info(call)
+        planned = plan_for(info, buyer_spec(buyer), token_values(info, buyer.id),
+                           action_url(call, attempt))
         plan = planned.plan
         attempt.kind = plan.kind
         attempt.dialled = _public_dialled(plan)
