@@ -8,7 +8,7 @@ from importlib import resources
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from . import setup_json
@@ -72,6 +72,7 @@ def users_list():
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command():
     """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 4 buyers); idempotent."""
     doc = json.loads(resources.files("sipflask").joinpath("data/demo.json").read_text())
@@ -83,6 +84,7 @@ def demo_command():
 
 
 @click.command("export")
+@with_appcontext
 @click.argument("file", type=click.File("w"), default="-")
 @click.option("--with-secrets", is_flag=True, help="Include SIP passwords (in plain text).")
 def export_command(file, with_secrets):
@@ -93,6 +95,7 @@ def export_command(file, with_secrets):
 
 
 @click.command("import")
+@with_appcontext
 @click.argument("file", type=click.File("r"))
 def import_command(file):
     """Validate FILE and import it; nothing is written if any record is wrong."""
@@ -120,6 +123,7 @@ def init_app(app):
 
 
 @click.command("simulate-call")
+@with_appcontext
 @click.option("--to", "to", required=True, help="The tracking number called (E.164), or a SIP URI.")
 @click.option("--from", "from_", required=True, help="The caller's number.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",

@@ -8,6 +8,6 @@ def is_htmx() -> bool:
         request.headers.get("HX-History-Restore-Request") != "true"
 
 
-def render(page: str, partial: str, **context) -> str:
+def render(page: str, partial: str, /, **context) -> str:
     """Render ``partial`` for htmx requests and ``page`` (which includes it) otherwise."""
     return render_template(partial if is_htmx() else page, **context)

@@ -53,7 +53,8 @@ class User(UserMixin, db.Model):
     __table_args__ = (CheckConstraint("role IN ('admin', 'member')", name="role"),)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -1,7 +1,7 @@
 """Login and logout; every other UI page requires a logged-in user (see ``require_login``)."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -33,6 +33,13 @@ def require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
         return None
     if not current_user.is_authenticated:
+        if request.headers.get("HX-Request") == "true":
+            # htmx would follow a redirect and put the login page inside a table cell:
+            # tell it to load the login page as a whole page instead.
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = url_for("auth.login", next=request.full_path
+                                                      if request.method == "GET" else None)
+            return response
         return login_manager.unauthorized()
     return None
 

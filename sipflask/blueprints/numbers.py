@@ -1,0 +1,88 @@
+"""Tracking numbers: list with active search, create, edit, inline delete."""
+from flask import Blueprint, flash, make_response, redirect, request, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..forms import (get_or_404, like, list_url, number_form, paginate, safe_back, save_number,
+                     search_text)
+from ..htmx import is_htmx, render
+from ..models import Campaign, Number, Publisher
+
+bp = Blueprint("numbers", __name__, url_prefix="/numbers")
+
+
+@bp.after_request
+def vary_on_htmx(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.route("/")
+def index():
+    q = search_text()
+    stmt = (select(Number).join(Number.campaign).outerjoin(Number.publisher)
+            .options(joinedload(Number.campaign), joinedload(Number.publisher))
+            .order_by(Number.number, Number.id))
+    if q:
+        pattern = like(q)
+        terms = [Number.number.ilike(pattern, escape="\\"),
+                 Number.sub_id.ilike(pattern, escape="\\"),
+                 Campaign.name.ilike(pattern, escape="\\"),
+                 Campaign.ref.ilike(pattern, escape="\\"),
+                 Publisher.name.ilike(pattern, escape="\\"),
+                 Publisher.afid.ilike(pattern, escape="\\")]
+        # "(888) 222-3333" finds +18882223333: compare the digits typed.
+        digits = "".join(ch for ch in q if "0" <= ch <= "9")
+        if len(digits) >= 3:
+            terms.append(Number.number.like(f"%{digits}%"))
+        stmt = stmt.where(or_(*terms))
+    results = paginate(stmt)
+    return render("numbers/index.html", "numbers/partial/rows.html", results=results, q=q,
+                  next_url=list_url())
+
+
+def _form_page(form, number=None):
+    status = 422 if form.errors and is_htmx() else 200
+    return render("numbers/form.html", "numbers/partial/form.html", form=form,
+                  number=number), status
+
+
+def _saved(number, verb):
+    flash(f"Number {number.number} {verb}.", "success")
+    target = safe_back(url_for(".index"))
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = number_form(campaign_ref=request.args.get("campaign", "", type=str))
+    number = save_number(form)
+    if number is not None:
+        return _saved(number, "created")
+    return _form_page(form)
+
+
+@bp.route("/<int:id>/edit", methods=["GET", "POST"])
+def edit(id):
+    number = get_or_404(Number, id)
+    form = number_form(number)
+    if save_number(form, number) is not None:
+        return _saved(number, "saved")
+    return _form_page(form, number)
+
+
+@bp.post("/<int:id>/delete")
+def delete(id):
+    number = get_or_404(Number, id)
+    value = number.number
+    db.session.delete(number)
+    db.session.commit()
+    if is_htmx():
+        return ""
+    flash(f"Deleted number {value}.", "success")
+    return redirect(safe_back(url_for(".index")))

@@ -1,0 +1,92 @@
+"""Publishers: list with active search, create, edit, inline delete."""
+from flask import Blueprint, flash, make_response, redirect, url_for
+from sqlalchemy import func, or_, select
+
+from ..extensions import db
+from ..forms import (REF_HINT, get_or_404, like, list_url, paginate, publisher_form, safe_back,
+                     save_publisher, search_text)
+from ..htmx import is_htmx, render
+from ..models import Number, Publisher
+
+bp = Blueprint("publishers", __name__, url_prefix="/publishers")
+
+
+@bp.after_request
+def vary_on_htmx(response):
+    # The same URL answers with a fragment or a full page: caches must keep them apart.
+    response.vary.add("HX-Request")
+    return response
+
+
+def number_counts(ids) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Number.publisher_id, func.count(Number.id))
+                              .where(Number.publisher_id.in_(ids))
+                              .group_by(Number.publisher_id))
+    return dict(rows.all())
+
+
+@bp.route("/")
+def index():
+    q = search_text()
+    stmt = select(Publisher).order_by(Publisher.name, Publisher.id)
+    if q:
+        pattern = like(q)
+        stmt = stmt.where(or_(Publisher.name.ilike(pattern, escape="\\"),
+                              Publisher.ref.ilike(pattern, escape="\\"),
+                              Publisher.afid.ilike(pattern, escape="\\")))
+    results = paginate(stmt)
+    return render("publishers/index.html", "publishers/partial/rows.html", results=results, q=q,
+                  counts=number_counts([p.id for p in results.items]), next_url=list_url())
+
+
+def _form_page(form, publisher=None):
+    status = 422 if form.errors and is_htmx() else 200
+    return render("publishers/form.html", "publishers/partial/form.html", form=form,
+                  publisher=publisher, ref_hint=REF_HINT), status
+
+
+def _saved(publisher, verb):
+    flash(f"Publisher {publisher.name} {verb}.", "success")
+    target = url_for(".index")
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = publisher_form()
+    publisher = save_publisher(form)
+    if publisher is not None:
+        return _saved(publisher, "created")
+    return _form_page(form)
+
+
+@bp.route("/<int:id>/edit", methods=["GET", "POST"])
+def edit(id):
+    publisher = get_or_404(Publisher, id)
+    form = publisher_form(publisher)
+    if save_publisher(form, publisher) is not None:
+        return _saved(publisher, "saved")
+    return _form_page(form, publisher)
+
+
+@bp.post("/<int:id>/delete")
+def delete(id):
+    publisher = get_or_404(Publisher, id)
+    name, count = publisher.name, len(publisher.numbers)
+    # The ORM (and the FK's ON DELETE SET NULL) leaves the numbers in place, without publisher.
+    db.session.delete(publisher)
+    db.session.commit()
+    if is_htmx():
+        return ""
+    detail = ""
+    if count:
+        detail = (f"; its {count} numbers now have no publisher" if count > 1
+                  else "; its 1 number now has no publisher")
+    flash(f"Deleted publisher {name}{detail}.", "success")
+    return redirect(safe_back(url_for(".index")))
