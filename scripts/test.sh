@@ -10,8 +10,16 @@ source "$(dirname "$0")/_setup.sh"
 missing=()
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}" || echo "note: tests needing ${missing[*]} will be skipped" >&2
+fi
+
+# Prism mocks Twilio's REST API from Twilio's own OpenAPI spec for the provisioning tests;
+# the version is pinned in package-lock.json.
+if command -v npm >/dev/null && [ ! -x node_modules/.bin/prism ]; then
+  echo "==> npm ci (Prism, for the Twilio provisioning tests)"
+  npm ci --no-audit --no-fund --loglevel=error || echo "note: npm ci failed; the Prism tests will skip" >&2
 fi
 
 echo "==> installing the example plugins (plugins/*)"

@@ -66,7 +66,7 @@ def create_app(test_config=None) -> Flask:
     if not app.config.get("PLUGINS_DIR"):
         app.config["PLUGINS_DIR"] = str(Path(app.instance_path) / "plugins")
 
-    from . import cli, models  # noqa: F401  (models registers tables on db.metadata)
+    from . import cli, inbound_cli, models  # noqa: F401  (models registers tables on db.metadata)
     from .extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -85,4 +85,5 @@ def create_app(test_config=None) -> Flask:
     plugins.init_app(app)
 
     cli.init_app(app)
+    inbound_cli.init_app(app)
     return app

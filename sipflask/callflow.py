@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
-from . import attempts, caps, phone, plugins, routing, sip, twiml
+from . import attempts, caps, inbound, phone, plugins, routing, sip, twiml
 from .extensions import db
-from .models import Attempt, Buyer, Call, CampaignBuyer, Number, utcnow
+from .models import Attempt, Buyer, Call, CampaignBuyer, Number, new_call_key, utcnow
 
 log = logging.getLogger("sipflask.calls")
 
@@ -99,28 +100,8 @@ def _header_rows(headers) -> list[dict]:
     return [{"name": h.name, "value": h.value, "source": h.source} for h in headers]
 
 
-def _public_dialled(plan: attempts.AttemptPlan) -> str:
-    # plan.target never holds credentials: they travel as TwiML attributes only.
-    return plan.target
-
-
-def start_call(params: Mapping[str, str], action_url) -> str:
-    """The voice webhook: find the number, record the call, route it."""
-    to = params.get("To", "")
-    number_text = called_number(to)
-    caller = params.get("From", "")
-    call_sid = params.get("CallSid") or None
-    if call_sid:
-        existing = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
-        if existing is not None:
-            # Twilio retried the webhook: route from where the call is, don't start over.
-            log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid, call_sid)
-            return route_next(existing, action_url)
-    number = None
-    if number_text.startswith("+"):
-        number = db.session.scalar(
-            select(Number).where(Number.number == number_text)
-            .options(selectinload(Number.campaign), selectinload(Number.publisher)))
+def _tags_from(number: Number | None, params: Mapping[str, str]) -> tuple[dict, dict]:
+    """The call's tags and where each came from: the number, Twilio's caller data, SIP headers."""
     tags: dict[str, str] = {}
     sources: dict[str, str] = {}
     if number is not None:
@@ -134,31 +115,76 @@ def start_call(params: Mapping[str, str], action_url) -> str:
             tag = sip_header_tag(key[len("SipHeader_"):])
             if tag and all(c.isalnum() or c == "_" for c in tag):
                 tags[tag], sources[tag] = value, "sip"
-    # Copies: the dicts below grow after the first flush, and SQLAlchemy only sees a JSON
-    # column change when it gets a new object that differs from the stored one.
-    call = Call(call_sid=call_sid, caller=caller, called=number_text or to, tags=dict(tags),
-                tag_sources=dict(sources), status="ringing")
-    if number is None:
-        call.status, call.reason = "rejected", f"unknown number {number_text or to!r}"
-        call.ended_at = utcnow()
-        db.session.add(call)
-        db.session.commit()
-        log.warning("call %s to %r: unknown number, played the not-in-service message",
-                    call.uuid, to)
-        return twiml.say_and_hangup(MSG_UNKNOWN)
-    call.number_id, call.campaign, call.publisher = number.id, number.campaign, number.publisher
-    call.sub_id = number.sub_id
+    return tags, sources
+
+
+def _classify(params: Mapping[str, str]) -> inbound.Decision:
+    # Only SIP-originated calls need the inbound settings: phone calls skip that query.
+    if params.get("SipDomain") or sip.is_sip(params.get("To", "")):
+        settings = inbound.load_settings()
+        return inbound.classify(params, settings.name if settings else None,
+                                bool(settings and settings.enabled))
+    return inbound.classify(params, None, False)
+
+
+def _refuse(call: Call, reason: str) -> None:
+    call.status, call.reason, call.ended_at = "rejected", reason[:500], utcnow()
     db.session.add(call)
-    db.session.flush()
+    db.session.commit()
+
+
+def start_call(params: Mapping[str, str], action_url) -> str:
+    """The voice webhook: find the number, record the call, route it.
+
+    One transaction: the call, its first attempt and the buyer's cap counters are written
+    together at the end, so a failure anywhere leaves nothing half-recorded.
+    """
+    to = params.get("To", "")
+    caller = params.get("From", "")
+    call_sid = params.get("CallSid") or None
+    if call_sid:
+        existing = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
+        if existing is not None:
+            # Twilio retried the webhook: route from where the call is, don't start over.
+            log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid, call_sid)
+            return route_next(existing, action_url)
+    decision = _classify(params)
+    number_text = decision.number or called_number(to)
+    # uuid and key now, not at INSERT: plugins and tokens need them before anything is written.
+    call = Call(uuid=str(uuidlib.uuid4()), key=new_call_key(), call_sid=call_sid, caller=caller,
+                called=number_text or to, status="ringing", attempts=[])
+    if decision.rejected:
+        call.tags, call.tag_sources = _tags_from(None, params)
+        _refuse(call, decision.reject_reason)
+        log.warning("call %s to %r refused: %s", call.uuid, to, decision.reject_reason)
+        return twiml.reject()
+    number = None
+    if number_text.startswith("+"):
+        number = db.session.scalar(
+            select(Number).where(Number.number == number_text)
+            .options(joinedload(Number.campaign), joinedload(Number.publisher)))
+    tags, sources = _tags_from(number, params)
+    if number is None:
+        call.tags, call.tag_sources = tags, sources
+        reason = f"unknown number {number_text or to!r}"
+        _refuse(call, reason)
+        log.warning("call %s to %r: %s, played the not-in-service message", call.uuid, to, reason)
+        if decision.sip_domain:
+            return twiml.reject()
+        return twiml.say_and_hangup(MSG_UNKNOWN)
+    call.number_id, call.sub_id = number.id, number.sub_id
+    call.campaign_id, call.campaign = number.campaign_id, number.campaign
+    call.publisher_id, call.publisher = number.publisher_id, number.publisher
+    call.tags = tags
     extra, extra_sources, failures = plugins.collect_token_values(plugins.call_info(call))
     for k, v in extra.items():
         if k not in tags:  # the number's and Twilio's own data win over plugins
             tags[k] = v
             sources[k] = extra_sources.get(k, "plugin")
-    call.tags, call.tag_sources = dict(tags), dict(sources)
+    call.tags, call.tag_sources = tags, sources
     if failures:
-        call.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)
-    db.session.commit()
+        call.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)[:500]
+    db.session.add(call)
     return route_next(call, action_url)
 
 
@@ -166,7 +192,7 @@ def _candidates(call: Call, tried: set[int]) -> tuple[dict[int, Buyer], list[rou
     entries = db.session.scalars(
         select(CampaignBuyer).where(CampaignBuyer.campaign_id == call.campaign_id)
         .order_by(CampaignBuyer.position)
-        .options(selectinload(CampaignBuyer.buyer).selectinload(Buyer.headers))).all()
+        .options(joinedload(CampaignBuyer.buyer).selectinload(Buyer.headers))).all()
     buyers = {e.buyer.id: e.buyer for e in entries}
     day = caps.today()
     cands = [routing.Candidate(
@@ -177,85 +203,89 @@ def _candidates(call: Call, tried: set[int]) -> tuple[dict[int, Buyer], list[rou
     return buyers, cands
 
 
+def _skip(buyer: Buyer, reason: str) -> dict:
+    return {"buyer_id": buyer.id, "buyer": buyer.name, "reason": reason}
+
+
 def route_next(call: Call, action_url) -> str:
-    """Dial the next eligible buyer of the call's campaign, or end the call politely."""
+    """Dial the next eligible buyer of the call's campaign, or end the call politely.
+
+    Writes the attempt (and the call, when new) and commits once.
+    """
     tried = {a.buyer_id for a in call.attempts if a.buyer_id is not None}
     position = len(call.attempts)
     buyers, cands = _candidates(call, tried)
     skipped: list[dict] = []
+    info = plugins.call_info(call)
     while True:
         chosen, skips = routing.pick_next(cands, _rng)
         for s in skips:
             if s.reason != "already tried" and not any(d["buyer_id"] == s.buyer_id for d in skipped):
-                skipped.append({"buyer_id": s.buyer_id, "buyer": buyers[s.buyer_id].name,
-                                "reason": s.reason})
+                skipped.append(_skip(buyers[s.buyer_id], s.reason))
         if chosen is None:
             break
+        chosen.tried = True
         buyer = buyers[chosen.buyer_id]
-        # The routing snapshot may be stale: the database has the last word on caps.
-        if not caps.reserve(buyer.id):
-            db.session.rollback()
-            skipped.append({"buyer_id": buyer.id, "buyer": buyer.name,
-                            "reason": "cap reached (taken by a concurrent call)"})
-            chosen.tried = True
-            continue
-        attempt = Attempt(call=call, position=position, buyer_id=buyer.id, buyer_name=buyer.name,
-                          holds_slot=True, skipped=skipped)
-        db.session.add(attempt)
-        db.session.flush()
-        info = plugins.call_info(call)
         planned = plan_for(info, buyer_spec(buyer), token_values(info, buyer.id),
-                           action_url(call, attempt))
+                           action_url(call, position))
         plan = planned.plan
-        attempt.kind = plan.kind
-        attempt.dialled = _public_dialled(plan)
-        attempt.sip_username = buyer.sip_username if plan.kind == "sip" else ""
-        attempt.headers_sent = _header_rows(plan.sent)
-        attempt.headers_dropped = [{"name": h.name, "value": h.value, "source": h.source,
-                                    "reason": why} for h, why in plan.dropped]
-        attempt.plugin_errors = [f.as_dict() for f in planned.failures]
         for f in planned.failures:
             log.warning("call %s: plugin %s.%s skipped: %s", call.uuid, f.plugin, f.hook, f.error)
+        attempt = Attempt(
+            position=position, buyer_id=buyer.id, buyer_name=buyer.name, kind=plan.kind,
+            dialled=plan.target or buyer.number,
+            sip_username=buyer.sip_username if plan.kind == "sip" else "",
+            headers_sent=_header_rows(plan.sent),
+            headers_dropped=[{"name": h.name, "value": h.value, "source": h.source,
+                              "reason": why} for h, why in plan.dropped],
+            plugin_errors=[f.as_dict() for f in planned.failures])
         if plan.error:
             # The buyer's number expanded into something undiallable: record it, try the next.
-            attempt.dial_status = "failed"
-            attempt.ended_at = utcnow()
-            attempt.dialled = plan.target or buyer.number
-            caps.release(attempt)
-            attempt.skipped = skipped + [{"buyer_id": buyer.id, "buyer": buyer.name,
-                                          "reason": f"not dialled: {plan.error}"}]
+            attempt.dial_status, attempt.ended_at = "failed", utcnow()
+            attempt.skipped = skipped + [_skip(buyer, f"not dialled: {plan.error}")]
+            call.attempts.append(attempt)
             log.warning("call %s: buyer %s not dialled: %s", call.uuid, buyer.id, plan.error)
-            db.session.commit()
             position += 1
             skipped = []
-            chosen.tried = True
             continue
+        # The routing snapshot may be stale: the database has the last word on caps. Reserving
+        # last keeps the buyer's row locked (PostgreSQL) only until the commit just below.
+        if not caps.reserve(buyer.id):
+            skipped.append(_skip(buyer, "cap reached (taken by a concurrent call)"))
+            continue
+        attempt.holds_slot, attempt.skipped = True, skipped
+        call.attempts.append(attempt)
         call.status = "routing"
+        db.session.add(call)
         db.session.commit()
-        log.info("call %s: attempt %d dials buyer %s (%s)", call.uuid, attempt.position,
-                 buyer.id, plan.kind)
+        log.info("call %s: attempt %d dials buyer %s (%s)", info.uuid, position, buyer.id,
+                 plan.kind)
         return plan.twiml
     call.status = "no-buyer"
-    call.reason = "no buyer available" + (
-        ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else "")
+    call.reason = ("no buyer available" + (
+        ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else ""))[:500]
     call.ended_at = utcnow()
     if skipped and call.attempts:
         call.attempts[-1].skipped = list(call.attempts[-1].skipped or []) + skipped
+    db.session.add(call)
     db.session.commit()
-    log.warning("call %s: %s", call.uuid, call.reason)
+    log.warning("call %s: %s", info.uuid, call.reason)
     return twiml.say_and_hangup(MSG_NO_BUYER)
 
 
-def dial_action(call_uuid: str, attempt_id: int, params: Mapping[str, str], action_url) -> str:
+def dial_action(call_uuid: str, position: int, params: Mapping[str, str], action_url) -> str:
     """Twilio's ``<Dial action>`` callback: record the outcome, then end or try the next buyer."""
     call = db.session.scalar(select(Call).where(Call.uuid == call_uuid))
-    attempt = db.session.get(Attempt, attempt_id) if call is not None else None
-    if call is None or attempt is None or attempt.call_id != call.id:
-        log.warning("dial-action for unknown call %r / attempt %r", call_uuid, attempt_id)
+    attempt = None
+    if call is not None:
+        attempt = db.session.scalar(select(Attempt).where(Attempt.call_id == call.id,
+                                                          Attempt.position == position))
+    if attempt is None:
+        log.warning("dial-action for unknown call %r / attempt %r", call_uuid, position)
         return twiml.hangup()
     status = (params.get("DialCallStatus") or "").lower()
     if attempt.dial_status is not None:
-        log.info("call %s: repeated dial-action for attempt %d ignored", call.uuid, attempt.id)
+        log.info("call %s: repeated dial-action for attempt %d ignored", call.uuid, position)
         return twiml.hangup()
     attempt.dial_status = status or "unknown"
     attempt.sip_code = _int_or_none(params.get("DialSipResponseCode"))
@@ -263,9 +293,8 @@ def dial_action(call_uuid: str, attempt_id: int, params: Mapping[str, str], acti
     attempt.ended_at = utcnow()
     caps.release(attempt)
     if status in RETRY_STATUSES:
-        db.session.commit()
         log.info("call %s: attempt %d %s (SIP %s), trying the next buyer", call.uuid,
-                 attempt.position, status, attempt.sip_code)
+                 position, status, attempt.sip_code)
         return route_next(call, action_url)
     call.status = "completed" if status in ("completed", "answered") else (status or "completed")
     db.session.commit()

@@ -13,11 +13,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from . import validation
+from . import inbound, validation
 from .extensions import db
 from .models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
 
 SECTIONS = ("publishers", "campaigns", "numbers", "buyers")
+# Optional sections: an object each, not a list of records.
+EXTRA_SECTIONS = ("inbound",)
 
 
 class SetupError(Exception):
@@ -32,12 +34,17 @@ class ImportResult:
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
     warnings: list[str] = field(default_factory=list)
+    inbound: str | None = None  # "created" / "updated" / "unchanged" when the file had it
 
     def summary(self) -> str:
         parts = []
         for s in SECTIONS:
             parts.append(f"{s}: {self.created[s]} created, {self.updated[s]} updated, "
                          f"{self.unchanged[s]} unchanged")
+        if self.inbound:
+            parts.append(f"inbound: {self.inbound} (run 'flask --app sipflask inbound sync' "
+                         "to apply it at Twilio)" if self.inbound != "unchanged"
+                         else "inbound: unchanged")
         return "\n".join(parts)
 
 
@@ -70,6 +77,8 @@ def export_setup(with_secrets: bool = False) -> dict[str, list[dict[str, Any]]]:
                     for n in s.scalars(select(Number).order_by(Number.id))],
         "buyers": [buyer_record(b, with_secrets)
                    for b in s.scalars(select(Buyer).order_by(Buyer.id))],
+        # Never the inbound credentials, even --with-secrets: they belong to the partner.
+        "inbound": inbound.export_settings(),
     }
 
 
@@ -88,8 +97,11 @@ def validate_setup(doc: Any) -> tuple[validation.Report, dict]:
                           "numbers and buyers.")
         return report, clean
     for key in doc:
-        if key not in SECTIONS:
-            report.error(key, f"Unknown section {key!r}; expected {', '.join(SECTIONS)}.")
+        if key not in SECTIONS + EXTRA_SECTIONS:
+            report.error(key, f"Unknown section {key!r}; expected "
+                              f"{', '.join(SECTIONS + EXTRA_SECTIONS)}.")
+    if "inbound" in doc:
+        report.merged("inbound", inbound.check_settings(doc["inbound"]))
     for section in SECTIONS:
         if not isinstance(doc.get(section, []), list):
             report.error(section, "Must be a list.")
@@ -230,6 +242,8 @@ def import_setup(doc: Any) -> ImportResult:
     result.warnings = [f"{p}: {m}" for p, ms in report.warnings.items() for m in ms]
     try:
         _write(clean, result)
+        if isinstance(doc.get("inbound"), dict):
+            result.inbound = inbound.apply_settings(doc["inbound"])
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -207,3 +207,18 @@ def test_delete_htmx(admin_client, demo):
     assert response.status_code == 200
     assert response.data == b""
     assert count(demo) == 3 and number(demo, "+18882223333") is None
+
+
+def test_sip_addresses_shown_when_inbound_sip_is_enabled(admin_client, demo):
+    from sipflask.models import InboundSettings
+    page = admin_client.get("/numbers/").get_data(as_text=True)
+    assert "sip.twilio.com" not in page
+    with demo.app_context():
+        db.session.add(InboundSettings(enabled=True, name="acme"))
+        db.session.commit()
+        number_id = db.session.scalar(select(Number.id).where(Number.number == "+18882223333"))
+    page = admin_client.get("/numbers/").get_data(as_text=True)
+    assert "sip:+18882223333@acme.sip.twilio.com" in page
+    assert "sip:+18882223333@acme-ip.sip.twilio.com" in page
+    detail = admin_client.get(f"/numbers/{number_id}/edit").get_data(as_text=True)
+    assert "Call this number over SIP" in detail and "acme-ip.sip.twilio.com" in detail

@@ -148,14 +148,15 @@ def test_export_shape_and_no_secrets(runner, demo, tmp_path):
     result = runner.invoke(args=["export", str(out)])
     assert result.exit_code == 0
     doc = json.loads(out.read_text())
-    assert set(doc) == {"publishers", "campaigns", "numbers", "buyers"}
+    assert set(doc) == {"publishers", "campaigns", "numbers", "buyers", "inbound"}
+    assert doc["inbound"] == {"enabled": False, "name": "", "ip_whitelist": []}
     secure = next(b for b in doc["buyers"] if b["ref"] == "secure")
     assert secure["sip_password"] == "" and secure["sip_username"] == "sipflask-acme"
     assert "Demo-Password-2026" not in out.read_text()
     assert set(secure) == {"id", "ref", "name", "number", "sip_username", "sip_password",
                            "sip_headers", "priority", "weight", "timeout", "concurrency_cap",
                            "daily_cap", "paused"}
-    assert all("id" in rec for section in doc.values() for rec in section)
+    assert all("id" in rec for key, section in doc.items() if key != "inbound" for rec in section)
     with_secrets = runner.invoke(args=["export", "--with-secrets"]).output
     assert "Demo-Password-2026" in with_secrets
 
@@ -188,8 +189,9 @@ def test_round_trip_into_an_empty_database(runner, demo, tmp_path):
     again = tmp_path / "again.json"
     fresh.test_cli_runner().invoke(args=["export", str(again), "--with-secrets"])
     strip = lambda d: {k: [{f: v for f, v in r.items() if f != "id"} for r in recs]  # noqa: E731
-                       for k, recs in d.items()}
+                       for k, recs in d.items() if k != "inbound"}
     assert strip(json.loads(again.read_text())) == strip(json.loads(out.read_text()))
+    assert json.loads(again.read_text())["inbound"] == json.loads(out.read_text())["inbound"]
 
 
 def test_demo_is_idempotent_and_realistic(runner, app):
@@ -213,3 +215,27 @@ def test_demo_is_idempotent_and_realistic(runner, app):
         secure = next(b for b in buyers if b.ref == "secure")
         # Encrypted at rest: the stored column is not the password.
         assert "Demo-Password" not in secure.sip_password_encrypted
+
+
+def test_inbound_settings_round_trip_without_credentials(runner, app, tmp_path):
+    doc = {**copy.deepcopy(SAMPLE), "inbound": {"enabled": True, "name": "acme",
+                                                 "ip_whitelist": ["203.0.113.0/24", "198.51.100.7"]}}
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 0, result.output
+    assert "inbound: created" in result.output and "inbound sync" in result.output
+    again = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert "inbound: unchanged" in again.output
+    out = json.loads(runner.invoke(args=["export", "--with-secrets"]).output)
+    assert out["inbound"]["enabled"] is True and out["inbound"]["name"] == "acme"
+    assert sorted(out["inbound"]["ip_whitelist"]) == ["198.51.100.7", "203.0.113.0/24"]
+    assert "credentials" not in out["inbound"]
+
+
+def test_bad_inbound_section_writes_nothing(runner, app, tmp_path):
+    before = dump_tables(app)
+    doc = {**copy.deepcopy(SAMPLE), "inbound": {"enabled": True, "name": "acme",
+                                                 "ip_whitelist": ["300.1.1.1"]}}
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 1
+    assert "  inbound.ip_whitelist[0]" in result.output
+    assert dump_tables(app) == before

@@ -40,8 +40,8 @@ def _xml(body: str) -> Response:
     return Response(body, mimetype="text/xml")
 
 
-def _action_url(call, attempt) -> str:
-    return public_url(url_for("webhook.dial_action", call_uuid=call.uuid, attempt_id=attempt.id))
+def _action_url(call, position: int) -> str:
+    return public_url(url_for("webhook.dial_action", call_uuid=call.uuid, position=position))
 
 
 def answers_twiml(view):
@@ -66,10 +66,10 @@ def voice():
     return callflow.start_call(request.form, _action_url)
 
 
-@bp.post("/dial-action/<call_uuid>/<int:attempt_id>")
+@bp.post("/dial-action/<call_uuid>/<int:position>")
 @answers_twiml
-def dial_action(call_uuid, attempt_id):
-    return callflow.dial_action(call_uuid, attempt_id, request.form, _action_url)
+def dial_action(call_uuid, position):
+    return callflow.dial_action(call_uuid, position, request.form, _action_url)
 
 
 @bp.post("/status")

@@ -1,0 +1,89 @@
+"""The call log: the list (filters, paging, CSV export) and one call's full story.
+
+Both pages refresh themselves with htmx while a call they show is still live, and stop once none
+is (the partial carries its ``hx-trigger="every 3s"`` only then). SIP passwords never reach these
+templates; recorded values go through ``calllog.redact`` in case one was ever typed into a URI or
+a header value.
+"""
+import csv
+import io
+import re
+
+from flask import Blueprint, Response, abort, request, stream_with_context
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import calllog, postbacks
+from ..extensions import db
+from ..forms import paginate
+from ..htmx import render
+from ..models import Attempt, Call, utcnow
+
+bp = Blueprint("calls", __name__, url_prefix="/calls")
+
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+POLL_EVERY = "3s"
+
+
+@bp.after_request
+def vary_on_htmx(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.app_template_global("sip_explain")
+def sip_explain(code):
+    return calllog.explain_sip(code)
+
+
+@bp.route("/")
+def index():
+    filters = calllog.CallFilters.from_args(request.args)
+    results = paginate(calllog.calls_query(filters))
+    live = any(calllog.is_live(c.status) for c in results.items)
+    return render("calls/index.html", "calls/partial/rows.html", results=results,
+                  filters=filters, args=filters.args(), live=live, poll_every=POLL_EVERY,
+                  choices=calllog.filter_choices(), statuses=calllog.STATUSES,
+                  calllog=calllog)
+
+
+@bp.route("/export.csv")
+def export():
+    filters = calllog.CallFilters.from_args(request.args)
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)  # quotes fields holding commas, quotes or newlines
+        for n, row in enumerate(calllog.csv_rows(calllog.iter_calls(filters))):
+            writer.writerow(row)
+            if n % 200 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"calls-{utcnow():%Y%m%d-%H%M%S}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.route("/<uuid>")
+def detail(uuid):
+    if not _UUID_RE.match(uuid):
+        abort(404)
+    call = db.session.scalar(
+        select(Call).where(Call.uuid == uuid)
+        .options(selectinload(Call.campaign), selectinload(Call.publisher),
+                 selectinload(Call.number),
+                 selectinload(Call.attempts).selectinload(Attempt.buyer)))
+    if call is None:
+        abort(404)
+    secrets = calllog.secrets_for(a.buyer for a in call.attempts)
+
+    def redact(value):
+        return calllog.redact(value, secrets)
+
+    return render("calls/detail.html", "calls/partial/detail.html", call=call,
+                  postbacks=postbacks.postbacks_for(call), live=calllog.is_live(call.status),
+                  poll_every=POLL_EVERY, redact=redact, calllog=calllog)

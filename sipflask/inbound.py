@@ -1,0 +1,449 @@
+"""Inbound SIP (SPEC "Inbound SIP"): the rules, and the settings as import/export records.
+
+Partners call sipflask's tracking numbers over SIP through two Twilio SIP domains built from
+one base name:
+
+* ``<name>.sip.twilio.com``: callers authenticate with a username and password
+  (a Twilio credential list);
+* ``<name>-ip.sip.twilio.com``: callers are let in by source IP (a Twilio IP access control list).
+
+The user part of the ``To`` URI is the tracking number in E.164
+(``sip:+18882223333@acme.sip.twilio.com``).
+
+The first half of this module is pure (no Flask, no database): name, credential and IP rules
+(Twilio's own where Twilio has them), the SIP addresses of a number, and :func:`classify`, which
+the voice webhook calls first to decide which number a call is for or why it is refused.
+The second half reads and writes the stored settings for ``flask export``/``import``
+(:func:`export_settings`, :func:`check_settings`, :func:`apply_settings`).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+from urllib.parse import unquote
+
+from . import phone, sip
+from .validation import CONTROL_RE, Report
+
+__all__ = [
+    "TWILIO_SIP_SUFFIX", "IP_DOMAIN_SUFFIX", "MAX_IPS", "USERNAME_MAX", "PASSWORD_MIN",
+    "domain_names", "credential_domain", "ip_domain", "name_problem", "normalise_name",
+    "username_problem", "password_problem", "parse_ip", "ip_problem", "IpEntry",
+    "check_ip_list", "sip_addresses", "Decision", "classify",
+    "load_settings", "get_settings", "export_settings", "check_settings", "apply_settings",
+]
+
+TWILIO_SIP_SUFFIX = ".sip.twilio.com"
+#: Appended to the base name for the IP-authenticated domain: ``acme`` -> ``acme-ip``.
+IP_DOMAIN_SUFFIX = "-ip"
+#: Twilio: an IP access control list holds at most 100 entries.
+MAX_IPS = 100
+#: Twilio: a SIP credential's username is at most 32 characters.
+USERNAME_MAX = 32
+#: Twilio: a SIP credential's password is at least 12 characters, with a digit and mixed case.
+PASSWORD_MIN = 12
+PASSWORD_MAX = 128
+#: Wider than this is not a whitelist any more (a /7 is 2% of the Internet).
+MIN_PREFIX = 8
+
+# A DNS label that stays one after "-ip" is appended (63 characters at most), lower-case:
+# Twilio's domain names hold letters, digits and '-' and end with sip.twilio.com.
+_NAME_MAX = 63 - len(IP_DOMAIN_SUFFIX)
+_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+_USERNAME_RE = re.compile(r"[A-Za-z0-9._+-]+\Z")
+_EXAMPLE_NUMBER = "+14155552671"
+
+
+# --- names --------------------------------------------------------------------------------------
+
+def normalise_name(raw: str | None) -> str:
+    return (raw or "").strip().lower()
+
+
+def credential_domain(name: str) -> str:
+    return f"{name}{TWILIO_SIP_SUFFIX}"
+
+
+def ip_domain(name: str) -> str:
+    return f"{name}{IP_DOMAIN_SUFFIX}{TWILIO_SIP_SUFFIX}"
+
+
+def domain_names(name: str) -> tuple[str, str]:
+    """``acme`` -> (``acme.sip.twilio.com``, ``acme-ip.sip.twilio.com``)."""
+    return credential_domain(name), ip_domain(name)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (already normalised) can't be a domain base name, or None."""
+    if not name:
+        return "Enter a base name, e.g. acme (for acme.sip.twilio.com)."
+    if name.endswith(TWILIO_SIP_SUFFIX):
+        return f"Enter only the first part: {name[:-len(TWILIO_SIP_SUFFIX)]!r}, not the whole domain."
+    if len(name) > _NAME_MAX:
+        return (f"The base name must be at most {_NAME_MAX} characters (it has {len(name)}): "
+                f"with '{IP_DOMAIN_SUFFIX}' added it must still be a DNS label of 63 at most.")
+    if not _NAME_RE.match(name):
+        return ("The base name may hold only letters a-z, digits and '-', and must start and end "
+                "with a letter or digit (it becomes part of a DNS name).")
+    if name[2:4] == "--":
+        return "Names with '--' in the 3rd and 4th place are reserved in DNS (IDNA); pick another."
+    return None
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+def username_problem(username: str) -> str | None:
+    if not username:
+        return "Enter a username."
+    if len(username) > USERNAME_MAX:
+        return f"The username must be at most {USERNAME_MAX} characters (Twilio's limit); it has {len(username)}."
+    if not _USERNAME_RE.match(username):
+        return "The username may hold letters, digits and . _ + - only (no spaces)."
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """Twilio's rule: at least 12 characters, with a digit, an upper- and a lower-case letter."""
+    if not password:
+        return "Enter a password."
+    missing = []
+    if len(password) < PASSWORD_MIN:
+        missing.append(f"at least {PASSWORD_MIN} characters (it has {len(password)})")
+    if not any("0" <= c <= "9" for c in password):
+        missing.append("a digit")
+    if not any("A" <= c <= "Z" for c in password):
+        missing.append("an upper-case letter")
+    if not any("a" <= c <= "z" for c in password):
+        missing.append("a lower-case letter")
+    if missing:
+        return "Twilio needs a password with " + ", ".join(missing) + "."
+    if len(password) > PASSWORD_MAX:
+        return f"The password must be at most {PASSWORD_MAX} characters."
+    if CONTROL_RE.search(password) or " " in password:
+        return "The password must not contain spaces or control characters."
+    return None
+
+
+# --- IP whitelist ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IpEntry:
+    """One whitelist entry as Twilio takes it: ``IpAddress`` and ``CidrPrefixLength``."""
+
+    address: str
+    prefix: int
+
+    @property
+    def text(self) -> str:
+        """How sipflask stores and shows it: ``203.0.113.7`` or ``203.0.113.0/24``."""
+        return self.address if self.prefix == 32 else f"{self.address}/{self.prefix}"
+
+    @classmethod
+    def from_text(cls, text: str) -> "IpEntry":
+        return parse_ip(text)
+
+
+def parse_ip(text: str) -> IpEntry:
+    """``203.0.113.7``, ``203.0.113.0/24`` -> IpEntry; ValueError with a user-facing message."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ValueError("Enter an IPv4 address or a CIDR range.")
+    if "/" in raw:
+        addr_part, _, prefix_part = raw.partition("/")
+        if not prefix_part.isdigit():
+            raise ValueError(f"{raw!r}: the part after '/' must be a prefix length (8-32).")
+    try:
+        network = ipaddress.ip_network(raw, strict=True)
+    except ValueError as exc:
+        if "has host bits set" in str(exc):
+            loose = ipaddress.ip_network(raw, strict=False)
+            raise ValueError(f"{raw!r} has host bits set: the range is {loose}.") from None
+        try:
+            ipaddress.ip_address(raw.partition("/")[0])
+        except ValueError:
+            raise ValueError(f"{raw!r} is not an IPv4 address or CIDR range "
+                             "(e.g. 203.0.113.7 or 203.0.113.0/24).") from None
+        raise ValueError(f"{raw!r}: the prefix length must be from {MIN_PREFIX} to 32.") from None
+    if network.version != 4:
+        raise ValueError(f"{raw!r} is IPv6; Twilio's IP access control lists take IPv4 only.")
+    problem = ip_problem(network)
+    if problem:
+        raise ValueError(problem)
+    return IpEntry(str(network.network_address), network.prefixlen)
+
+
+def ip_problem(network: ipaddress.IPv4Network) -> str | None:
+    shown = str(network.network_address) if network.prefixlen == 32 else str(network)
+    if network.prefixlen < MIN_PREFIX:
+        return f"{shown} is too wide: use a prefix of /{MIN_PREFIX} or longer."
+    address = network.network_address
+    if address.is_unspecified or address.is_loopback or address.is_multicast \
+            or address.is_link_local or network.overlaps(ipaddress.ip_network("240.0.0.0/4")):
+        return (f"{shown} is a loopback, link-local, multicast or reserved address: Twilio "
+                "never receives SIP from it.")
+    return None
+
+
+def check_ip_list(values: Iterable[str]) -> tuple[list[IpEntry | None], dict[int, str], str | None]:
+    """Check whitelist rows in order; returns entries (None where wrong or blank), errors by row
+    index, and an error about the list as a whole (too many entries)."""
+    entries: list[IpEntry | None] = []
+    errors: dict[int, str] = {}
+    seen: dict[IpEntry, int] = {}
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            entries.append(None)
+            errors[i] = "Must be text: an IPv4 address or CIDR range."
+            continue
+        if not value.strip():
+            entries.append(None)
+            continue
+        try:
+            entry = parse_ip(value)
+        except ValueError as exc:
+            entries.append(None)
+            errors[i] = str(exc)
+            continue
+        if entry in seen:
+            errors[i] = f"{entry.text} is already in row {seen[entry] + 1}."
+            entries.append(None)
+            continue
+        seen[entry] = i
+        entries.append(entry)
+    count = sum(1 for e in entries if e is not None)
+    whole = None
+    if count > MAX_IPS:
+        whole = f"Twilio allows at most {MAX_IPS} entries per list; there are {count}."
+    return entries, errors, whole
+
+
+# --- SIP addresses of a number --------------------------------------------------------------------
+
+def sip_addresses(number: Any, settings: Any) -> list[str]:
+    """The SIP URIs a partner dials to reach tracking ``number`` (a Number or an E.164 string),
+    credential domain first; empty unless inbound SIP is enabled with a base name."""
+    if settings is None or not getattr(settings, "enabled", False) or not getattr(settings, "name", ""):
+        return []
+    e164 = getattr(number, "number", number)
+    if not isinstance(e164, str) or not e164.startswith("+"):
+        return []
+    return [f"sip:{e164}@{domain}" for domain in domain_names(settings.name)]
+
+
+# --- the voice webhook's first step ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a call: route ``number`` (E.164, or ``To`` for a phone call), or refuse it
+    for ``reject_reason`` (logged and stored as ``Call.reason``)."""
+
+    number: str | None
+    reject_reason: str | None = None
+    sip_domain: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.reject_reason is not None
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = CONTROL_RE.sub("?", text)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _sip_host(uri: str) -> str:
+    try:
+        return sip.parse_sip_uri(uri.split("?", 1)[0]).host.lower().rstrip(".")
+    except sip.SipUriError:
+        return ""
+
+
+def classify(params: Mapping[str, str], settings_name: str | None, enabled: bool) -> Decision:
+    """Decide which tracking number a voice webhook is for, or why it is refused.
+
+    * A call on one of our SIP domains (``SipDomain`` is ``<name>.sip.twilio.com`` or
+      ``<name>-ip.sip.twilio.com``) routes by the user part of the ``To`` SIP URI, which must be
+      the number in E.164 (``+`` and the country code).
+    * A SIP call on any other domain, or on ours while inbound SIP is disabled, is refused.
+    * A phone call routes by ``To`` as it is.
+
+    Without ``SipDomain`` a ``sip:`` ``To`` is judged by its host, so a SIP call can never route
+    without having come through one of our domains.
+    """
+    to = (params.get("To") or "").strip()
+    domain = (params.get("SipDomain") or "").strip().lower().rstrip(".")
+    if not domain and sip.is_sip(to):
+        domain = _sip_host(to) or "(none)"
+    if not domain:
+        return Decision(number=to)
+    name = normalise_name(settings_name)
+    ours = domain_names(name) if name else ()
+    if domain not in ours:
+        listed = " or ".join(ours) if ours else "none: no base name is set"
+        return Decision(None, f"SIP call on domain {_short(domain, 100)}, which is not one of "
+                              f"sipflask's inbound SIP domains ({listed}).", domain)
+    if not enabled:
+        return Decision(None, f"SIP call on {domain}, but inbound SIP is disabled.", domain)
+    if not sip.is_sip(to):
+        return Decision(None, f"SIP call on {domain} whose To {_short(to)} is not a SIP URI.",
+                        domain)
+    try:
+        user = sip.parse_sip_uri(to.split("?", 1)[0]).user or ""
+    except sip.SipUriError as exc:
+        return Decision(None, f"SIP call on {domain} to {_short(to)}: {exc}", domain)
+    # Some PBXs send '+' as %2B. unquote, never unquote_plus: '+' is literal in SIP.
+    user = unquote(user)
+    if not user.startswith("+"):
+        return Decision(None, f"SIP call to {_short(to)}: the user part must be the tracking "
+                              f"number in E.164, with + and the country code "
+                              f"(e.g. sip:{_EXAMPLE_NUMBER}@{domain}).", domain)
+    try:
+        e164 = phone.normalise_e164(user)
+    except phone.PhoneError as exc:
+        return Decision(None, f"SIP call to {_short(to)}: {exc}", domain)
+    if e164 != user:
+        return Decision(None, f"SIP call to {_short(to)}: the user part must be exactly the "
+                              f"E.164 number ({e164}), without spaces or punctuation.", domain)
+    return Decision(number=e164, sip_domain=domain)
+
+
+# --- stored settings: read, export, check, import -------------------------------------------------
+
+def load_settings():
+    """The settings row, or None when inbound SIP was never set up (nothing is created)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import InboundSettings
+    return db.session.scalar(select(InboundSettings).order_by(InboundSettings.id).limit(1))
+
+
+def get_settings():
+    """The settings row, added to the session (not committed) when there is none yet."""
+    from .extensions import db
+    from .models import InboundSettings
+    row = load_settings()
+    if row is None:
+        row = InboundSettings(enabled=False, name="")
+        db.session.add(row)
+    return row
+
+
+def stored_ips() -> list:
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import InboundIp
+    rows = list(db.session.scalars(select(InboundIp)))
+    return sorted(rows, key=lambda r: _ip_sort_key(r.cidr))
+
+
+def _ip_sort_key(text: str):
+    try:
+        entry = parse_ip(text)
+        return (0, int(ipaddress.ip_address(entry.address)), entry.prefix, text)
+    except ValueError:
+        return (1, 0, 0, text)
+
+
+def export_settings() -> dict[str, Any]:
+    """``{"enabled": true, "name": "acme", "ip_whitelist": ["203.0.113.0/24"]}``.
+
+    Never credentials: passwords are not exported, and usernames without them are no use.
+    """
+    row = load_settings()
+    return {
+        "enabled": bool(row.enabled) if row else False,
+        "name": row.name if row else "",
+        "ip_whitelist": [ip.cidr for ip in stored_ips()],
+    }
+
+
+EXPORT_KEYS = ("enabled", "name", "ip_whitelist")
+
+
+def check_settings(doc: Any) -> Report:
+    """Check the ``inbound`` section of an import document (paths: ``name``,
+    ``ip_whitelist[2]``...); nothing is read from or written to the database."""
+    report = Report()
+    if not isinstance(doc, dict):
+        report.error("", "The inbound section must be an object with enabled, name and "
+                         "ip_whitelist.")
+        return report
+    for key in doc:
+        if key == "credentials":
+            report.error("credentials", "Credentials are never imported (passwords are not "
+                                        "exported); add them on the Inbound SIP page.")
+        elif key not in EXPORT_KEYS:
+            report.error(str(key), f"Unknown key {key!r}; expected {', '.join(EXPORT_KEYS)}.")
+    enabled = doc.get("enabled", False)
+    if not isinstance(enabled, bool):
+        report.error("enabled", "Enabled must be true or false.")
+        enabled = False
+    name = doc.get("name", "")
+    if name is None:
+        name = ""
+    if not isinstance(name, str):
+        report.error("name", "Name must be text.")
+    else:
+        name = normalise_name(name)
+        if name or enabled:
+            problem = name_problem(name)
+            if problem:
+                report.error("name", problem if name else
+                             "Inbound SIP can't be enabled without a base name.")
+    ips = doc.get("ip_whitelist", [])
+    if ips is None:
+        ips = []
+    if not isinstance(ips, list):
+        report.error("ip_whitelist", "ip_whitelist must be a list of IPv4 addresses or CIDR "
+                                     "ranges.")
+    else:
+        _, errors, whole = check_ip_list(ips)
+        for i, message in errors.items():
+            report.error(f"ip_whitelist[{i}]", message)
+        if whole:
+            report.error("ip_whitelist", whole)
+    return report
+
+
+def apply_settings(doc: dict[str, Any]) -> str:
+    """Store a checked ``inbound`` section (no commit; the caller commits).
+
+    Missing keys keep what is stored. The IP whitelist is replaced: entries already stored keep
+    their Twilio SIDs. Credentials are not touched. Returns ``"created"``, ``"updated"`` or
+    ``"unchanged"``; run a sync afterwards to apply the result at Twilio.
+    """
+    from .extensions import db
+    from .models import InboundIp
+
+    existed = load_settings() is not None
+    if not existed and not doc.get("enabled") and not doc.get("name") \
+            and not doc.get("ip_whitelist"):
+        # What an export writes for a never-configured install: importing it back must leave
+        # the database exactly as it was.
+        return "unchanged"
+    row = get_settings()
+    changed = not existed
+    if "enabled" in doc and bool(doc["enabled"]) != bool(row.enabled):
+        row.enabled, changed = bool(doc["enabled"]), True
+    if "name" in doc:
+        name = normalise_name(doc.get("name"))
+        if name != (row.name or ""):
+            row.name, changed = name, True
+    if "ip_whitelist" in doc:
+        wanted = [e.text for e in check_ip_list(doc.get("ip_whitelist") or [])[0] if e]
+        current = {ip.cidr: ip for ip in stored_ips()}
+        for text, ip in current.items():
+            if text not in wanted:
+                db.session.delete(ip)
+                changed = True
+        for text in wanted:
+            if text not in current:
+                db.session.add(InboundIp(cidr=text))
+                changed = True
+    if not existed:
+        return "created"
+    return "updated" if changed else "unchanged"
