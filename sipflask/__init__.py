@@ -22,6 +22,9 @@ DEFAULTS = dict(
     PLUGINS_DIR=None,
     PLUGINS_ALLOW=None,
     PLUGIN_TIMEOUT_MS=300,
+    # Seconds each process may reuse numbers and routing lists it read (directory.py);
+    # pauses and caps are always checked in the database. 0 turns the cache off.
+    ROUTING_CACHE_SECONDS=2,
     PLUGIN_TOTAL_TIMEOUT_MS=1000,
     DEFAULT_REGION="US",
     PER_PAGE=25,

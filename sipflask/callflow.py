@@ -6,18 +6,20 @@ whatever goes wrong, and records why on the call.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import uuid as uuidlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from . import attempts, caps, inbound, phone, plugins, routing, sip, twiml
+from . import attempts, caps, crypto, directory, inbound, phone, plugins, routing, sip, twiml
 from .extensions import db
-from .models import Attempt, Buyer, Call, CampaignBuyer, Number, new_call_key, utcnow
+from .models import Attempt, Call, new_call_key, utcnow
 
 log = logging.getLogger("sipflask.calls")
 
@@ -67,11 +69,18 @@ def token_values(call: plugins.CallInfo, buyer_id: int | None = None) -> dict[st
     return values
 
 
-def buyer_spec(buyer: Buyer) -> attempts.BuyerSpec:
+def buyer_spec(buyer) -> attempts.BuyerSpec:
+    """A ``models.Buyer`` or ``directory.BuyerRow`` as the pure core sees it (password decrypted)."""
+    if isinstance(buyer, directory.BuyerRow):
+        password = crypto.decrypt(current_app.config["SECRET_KEY"], buyer.sip_password_encrypted)
+        headers = list(buyer.headers)
+    else:
+        password = buyer.sip_password
+        headers = [(h.name, h.value) for h in buyer.headers]
     return attempts.BuyerSpec(
         id=buyer.id, name=buyer.name, number=buyer.number,
-        sip_username=buyer.sip_username or "", sip_password=buyer.sip_password,
-        sip_headers=[(h.name, h.value) for h in buyer.headers], timeout=buyer.timeout)
+        sip_username=buyer.sip_username or "", sip_password=password,
+        sip_headers=headers, timeout=buyer.timeout)
 
 
 @dataclass
@@ -100,12 +109,12 @@ def _header_rows(headers) -> list[dict]:
     return [{"name": h.name, "value": h.value, "source": h.source} for h in headers]
 
 
-def _tags_from(number: Number | None, params: Mapping[str, str]) -> tuple[dict, dict]:
+def _tags_from(number: directory.NumberRow | None, params: Mapping[str, str]) -> tuple[dict, dict]:
     """The call's tags and where each came from: the number, Twilio's caller data, SIP headers."""
     tags: dict[str, str] = {}
     sources: dict[str, str] = {}
     if number is not None:
-        for k, v in (number.tags or {}).items():
+        for k, v in number.tags.items():
             tags[k], sources[k] = str(v), "number"
     for param, tag in TWILIO_CALLER_TAGS.items():
         if params.get(param):
@@ -127,10 +136,70 @@ def _classify(params: Mapping[str, str]) -> inbound.Decision:
     return inbound.classify(params, None, False)
 
 
-def _refuse(call: Call, reason: str) -> None:
-    call.status, call.reason, call.ended_at = "rejected", reason[:500], utcnow()
-    db.session.add(call)
+@dataclass
+class CallState:
+    """A call while it is being routed: plain data, written with a few Core statements."""
+
+    info: plugins.CallInfo
+    id: int | None = None            # None until the call row is inserted
+    call_sid: str | None = None
+    number_id: int | None = None
+    tag_sources: dict = field(default_factory=dict)
+    reason: str = ""
+    tried: set = field(default_factory=set)
+    position: int = 0                # of the next attempt
+
+
+def _state_of(call: Call) -> CallState:
+    return CallState(info=plugins.call_info(call), id=call.id, call_sid=call.call_sid,
+                     number_id=call.number_id, tag_sources=dict(call.tag_sources or {}),
+                     reason=call.reason or "",
+                     tried={a.buyer_id for a in call.attempts if a.buyer_id is not None},
+                     position=len(call.attempts))
+
+
+_CALLS, _ATTEMPTS = Call.__table__, Attempt.__table__
+
+
+def _write_call(state: CallState, status: str, *, reason: str | None = None,
+                ended: bool = False) -> None:
+    """Insert the call (first write) or update its status."""
+    now = utcnow()
+    values = {"status": status}
+    if reason is not None:
+        values["reason"] = reason[:500]
+    if ended:
+        values["ended_at"] = now
+    if state.id is None:
+        info = state.info
+        state.id = db.session.execute(insert(_CALLS).values(
+            uuid=info.uuid, key=info.key, call_sid=state.call_sid, caller=info.caller,
+            called=info.called, number_id=state.number_id, campaign_id=info.campaign_id,
+            publisher_id=info.publisher_id, sub_id=info.sub_id or None, tags=info.tags,
+            tag_sources=state.tag_sources, converted=False, created_at=now,
+            **{"reason": state.reason[:500], **values}).returning(_CALLS.c.id)).scalar_one()
+    else:
+        db.session.execute(update(_CALLS).where(_CALLS.c.id == state.id).values(**values))
+
+
+def _refuse(state: CallState, reason: str) -> None:
+    _write_call(state, "rejected", reason=reason, ended=True)
     db.session.commit()
+
+
+def _new_state(params: Mapping[str, str], called: str, number: directory.NumberRow | None,
+               tags: dict, sources: dict) -> CallState:
+    info = plugins.CallInfo(
+        # uuid and key now, not at INSERT: plugins and tokens need them before anything is written.
+        uuid=str(uuidlib.uuid4()), key=new_call_key(), caller=params.get("From", ""),
+        called=called, campaign_id=number.campaign_id if number else None,
+        campaign_ref=number.campaign_ref if number else "",
+        campaign_name=number.campaign_name if number else "",
+        campaign_settings=dict(number.campaign_settings) if number else {},
+        publisher_id=number.publisher_id if number else None,
+        afid=number.afid if number else "", sub_id=number.sub_id if number else "", tags=tags)
+    return CallState(info=info, call_sid=params.get("CallSid") or None,
+                     number_id=number.id if number else None, tag_sources=sources)
 
 
 def start_call(params: Mapping[str, str], action_url) -> str:
@@ -140,83 +209,66 @@ def start_call(params: Mapping[str, str], action_url) -> str:
     together at the end, so a failure anywhere leaves nothing half-recorded.
     """
     to = params.get("To", "")
-    caller = params.get("From", "")
-    call_sid = params.get("CallSid") or None
-    if call_sid:
-        existing = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
-        if existing is not None:
-            # Twilio retried the webhook: route from where the call is, don't start over.
-            log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid, call_sid)
-            return route_next(existing, action_url)
     decision = _classify(params)
     number_text = decision.number or called_number(to)
-    # uuid and key now, not at INSERT: plugins and tokens need them before anything is written.
-    call = Call(uuid=str(uuidlib.uuid4()), key=new_call_key(), call_sid=call_sid, caller=caller,
-                called=number_text or to, status="ringing", attempts=[])
     if decision.rejected:
-        call.tags, call.tag_sources = _tags_from(None, params)
-        _refuse(call, decision.reject_reason)
-        log.warning("call %s to %r refused: %s", call.uuid, to, decision.reject_reason)
+        state = _new_state(params, number_text or to, None, *_tags_from(None, params))
+        _refuse(state, decision.reject_reason)
+        log.warning("call %s to %r refused: %s", state.info.uuid, to, decision.reject_reason)
         return twiml.reject()
-    number = None
-    if number_text.startswith("+"):
-        number = db.session.scalar(
-            select(Number).where(Number.number == number_text)
-            .options(joinedload(Number.campaign), joinedload(Number.publisher)))
+    number = directory.find_number(number_text) if number_text.startswith("+") else None
     tags, sources = _tags_from(number, params)
+    state = _new_state(params, number_text or to, number, tags, sources)
     if number is None:
-        call.tags, call.tag_sources = tags, sources
         reason = f"unknown number {number_text or to!r}"
-        _refuse(call, reason)
-        log.warning("call %s to %r: %s, played the not-in-service message", call.uuid, to, reason)
-        if decision.sip_domain:
-            return twiml.reject()
-        return twiml.say_and_hangup(MSG_UNKNOWN)
-    call.number_id, call.sub_id = number.id, number.sub_id
-    call.campaign_id, call.campaign = number.campaign_id, number.campaign
-    call.publisher_id, call.publisher = number.publisher_id, number.publisher
-    call.tags = tags
-    extra, extra_sources, failures = plugins.collect_token_values(plugins.call_info(call))
-    for k, v in extra.items():
-        if k not in tags:  # the number's and Twilio's own data win over plugins
-            tags[k] = v
-            sources[k] = extra_sources.get(k, "plugin")
-    call.tags, call.tag_sources = tags, sources
+        _refuse(state, reason)
+        log.warning("call %s to %r: %s", state.info.uuid, to, reason)
+        return twiml.reject() if decision.sip_domain else twiml.say_and_hangup(MSG_UNKNOWN)
+    extra, extra_sources, failures = plugins.collect_token_values(state.info)
+    if extra:
+        for k, v in extra.items():
+            if k not in tags:  # the number's and Twilio's own data win over plugins
+                tags[k], sources[k] = v, extra_sources.get(k, "plugin")
+        state.info = dataclasses.replace(state.info, tags=tags)
     if failures:
-        call.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)[:500]
-    db.session.add(call)
-    return route_next(call, action_url)
+        state.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)
+    try:
+        return route_next(state, action_url)
+    except IntegrityError:
+        # Twilio retried the webhook (same CallSid, unique): continue the call already stored.
+        db.session.rollback()
+        existing = db.session.scalar(select(Call).where(Call.call_sid == state.call_sid))
+        if existing is None:
+            raise
+        log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid, state.call_sid)
+        return route_next(_state_of(existing), action_url)
 
 
-def _candidates(call: Call, tried: set[int]) -> tuple[dict[int, Buyer], list[routing.Candidate]]:
-    entries = db.session.scalars(
-        select(CampaignBuyer).where(CampaignBuyer.campaign_id == call.campaign_id)
-        .order_by(CampaignBuyer.position)
-        .options(joinedload(CampaignBuyer.buyer).selectinload(Buyer.headers))).all()
-    buyers = {e.buyer.id: e.buyer for e in entries}
-    day = caps.today()
-    cands = [routing.Candidate(
+def _candidate(b: directory.BuyerRow, tried: set, day) -> routing.Candidate:
+    return routing.Candidate(
         buyer_id=b.id, priority=b.priority, weight=b.weight, paused=b.paused,
         concurrency_cap=b.concurrency_cap, active_calls=b.active_calls,
-        daily_cap=b.daily_cap, calls_today=caps.counts_today(b, day), tried=b.id in tried)
-        for b in buyers.values()]
-    return buyers, cands
+        daily_cap=b.daily_cap, calls_today=b.calls_today if b.calls_day == day else 0,
+        tried=b.id in tried)
 
 
-def _skip(buyer: Buyer, reason: str) -> dict:
+def _skip(buyer, reason: str) -> dict:
     return {"buyer_id": buyer.id, "buyer": buyer.name, "reason": reason}
 
 
-def route_next(call: Call, action_url) -> str:
+def route_next(state: CallState, action_url) -> str:
     """Dial the next eligible buyer of the call's campaign, or end the call politely.
 
-    Writes the attempt (and the call, when new) and commits once.
+    Everything it writes (the call when new, attempts, cap counters) is committed once.
     """
-    tried = {a.buyer_id for a in call.attempts if a.buyer_id is not None}
-    position = len(call.attempts)
-    buyers, cands = _candidates(call, tried)
+    info = state.info
+    buyers = {b.id: b for b in directory.campaign_buyers(info.campaign_id)} \
+        if info.campaign_id is not None else {}
+    day = caps.today()
+    cands = [_candidate(b, state.tried, day) for b in buyers.values()]
     skipped: list[dict] = []
-    info = plugins.call_info(call)
+    rows: list[dict] = []  # attempts to insert
+    chosen_plan = None
     while True:
         chosen, skips = routing.pick_next(cands, _rng)
         for s in skips:
@@ -227,50 +279,67 @@ def route_next(call: Call, action_url) -> str:
         chosen.tried = True
         buyer = buyers[chosen.buyer_id]
         planned = plan_for(info, buyer_spec(buyer), token_values(info, buyer.id),
-                           action_url(call, position))
+                           action_url(info, state.position))
         plan = planned.plan
         for f in planned.failures:
-            log.warning("call %s: plugin %s.%s skipped: %s", call.uuid, f.plugin, f.hook, f.error)
-        attempt = Attempt(
-            position=position, buyer_id=buyer.id, buyer_name=buyer.name, kind=plan.kind,
+            log.warning("call %s: plugin %s.%s skipped: %s", info.uuid, f.plugin, f.hook, f.error)
+        row = dict(
+            position=state.position, buyer_id=buyer.id, buyer_name=buyer.name, kind=plan.kind,
             dialled=plan.target or buyer.number,
             sip_username=buyer.sip_username if plan.kind == "sip" else "",
             headers_sent=_header_rows(plan.sent),
             headers_dropped=[{"name": h.name, "value": h.value, "source": h.source,
                               "reason": why} for h, why in plan.dropped],
-            plugin_errors=[f.as_dict() for f in planned.failures])
+            plugin_errors=[f.as_dict() for f in planned.failures],
+            # Every row has every key: they are inserted in one executemany.
+            holds_slot=False, skipped=[], dial_status=None, started_at=utcnow(), ended_at=None)
         if plan.error:
             # The buyer's number expanded into something undiallable: record it, try the next.
-            attempt.dial_status, attempt.ended_at = "failed", utcnow()
-            attempt.skipped = skipped + [_skip(buyer, f"not dialled: {plan.error}")]
-            call.attempts.append(attempt)
-            log.warning("call %s: buyer %s not dialled: %s", call.uuid, buyer.id, plan.error)
-            position += 1
+            row.update(dial_status="failed", ended_at=utcnow(),
+                       skipped=skipped + [_skip(buyer, f"not dialled: {plan.error}")])
+            rows.append(row)
+            log.warning("call %s: buyer %s not dialled: %s", info.uuid, buyer.id, plan.error)
+            state.position += 1
             skipped = []
             continue
-        # The routing snapshot may be stale: the database has the last word on caps. Reserving
-        # last keeps the buyer's row locked (PostgreSQL) only until the commit just below.
-        if not caps.reserve(buyer.id):
-            skipped.append(_skip(buyer, "cap reached (taken by a concurrent call)"))
+        # The routing snapshot may be stale (or cached): the database has the last word on
+        # caps and pauses. Reserving last keeps the buyer's row locked only until the commit.
+        if not caps.reserve(buyer.id, day):
+            skipped.append(_skip(buyer, caps.refusal(buyer.id, day)))
             continue
-        attempt.holds_slot, attempt.skipped = True, skipped
-        call.attempts.append(attempt)
-        call.status = "routing"
-        db.session.add(call)
-        db.session.commit()
-        log.info("call %s: attempt %d dials buyer %s (%s)", info.uuid, position, buyer.id,
-                 plan.kind)
-        return plan.twiml
-    call.status = "no-buyer"
-    call.reason = ("no buyer available" + (
-        ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else ""))[:500]
-    call.ended_at = utcnow()
-    if skipped and call.attempts:
-        call.attempts[-1].skipped = list(call.attempts[-1].skipped or []) + skipped
-    db.session.add(call)
+        row.update(holds_slot=True, skipped=skipped)
+        rows.append(row)
+        state.tried.add(buyer.id)
+        state.position += 1
+        chosen_plan = plan
+        break
+    if chosen_plan is not None:
+        _write_call(state, "routing")
+    else:
+        reason = "no buyer available" + (
+            ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else "")
+        if skipped and rows:
+            rows[-1]["skipped"] = list(rows[-1]["skipped"]) + skipped
+            skipped = []
+        _write_call(state, "no-buyer", reason=reason, ended=True)
+        if skipped and state.id is not None and not rows:
+            _append_skips_to_last_attempt(state.id, skipped)
+    if rows:
+        db.session.execute(insert(_ATTEMPTS), [{**r, "call_id": state.id} for r in rows])
     db.session.commit()
-    log.warning("call %s: %s", info.uuid, call.reason)
+    if chosen_plan is not None:
+        log.info("call %s: attempt %d dials buyer %s (%s)", info.uuid, state.position - 1,
+                 rows[-1]["buyer_id"], chosen_plan.kind)
+        return chosen_plan.twiml
+    log.warning("call %s: no buyer available (%d passed over)", info.uuid, len(buyers))
     return twiml.say_and_hangup(MSG_NO_BUYER)
+
+
+def _append_skips_to_last_attempt(call_id: int, skipped: list[dict]) -> None:
+    last = db.session.scalar(select(Attempt).where(Attempt.call_id == call_id)
+                             .order_by(Attempt.position.desc()).limit(1))
+    if last is not None:
+        last.skipped = list(last.skipped or []) + skipped
 
 
 def dial_action(call_uuid: str, position: int, params: Mapping[str, str], action_url) -> str:
@@ -295,7 +364,9 @@ def dial_action(call_uuid: str, position: int, params: Mapping[str, str], action
     if status in RETRY_STATUSES:
         log.info("call %s: attempt %d %s (SIP %s), trying the next buyer", call.uuid,
                  position, status, attempt.sip_code)
-        return route_next(call, action_url)
+        state = _state_of(call)
+        db.session.flush()
+        return route_next(state, action_url)
     call.status = "completed" if status in ("completed", "answered") else (status or "completed")
     db.session.commit()
     return twiml.hangup()

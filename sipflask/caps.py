@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import and_, case, or_, update
+from sqlalchemy import and_, case, or_, select, update
 
 from .extensions import db
 from .models import Attempt, Buyer
@@ -21,25 +21,40 @@ def today() -> date:
 
 
 def reserve(buyer_id: int, day: date | None = None) -> bool:
-    """Take one concurrency slot and one daily call for the buyer; False when a cap is reached.
+    """Take one concurrency slot and one daily call for the buyer; False when a cap is reached
+    or the buyer is paused (checked here too, so a pause applies even to a cached routing list).
 
     Runs in the caller's transaction: commit (or roll back) promptly, the row stays locked
     until then on PostgreSQL.
     """
     day = day or today()
-    same_day = Buyer.calls_day == day
+    b = Buyer.__table__.c  # Core columns: no ORM bookkeeping on the webhook's hot path
     stmt = (
-        update(Buyer)
-        .where(Buyer.id == buyer_id)
-        .where(or_(Buyer.concurrency_cap.is_(None), Buyer.active_calls < Buyer.concurrency_cap))
-        .where(or_(Buyer.daily_cap.is_(None), Buyer.calls_day.is_(None), Buyer.calls_day != day,
-                   Buyer.calls_today < Buyer.daily_cap))
-        .values(active_calls=Buyer.active_calls + 1,
-                calls_today=case((same_day, Buyer.calls_today + 1), else_=1),
+        update(Buyer.__table__)
+        .where(b.id == buyer_id, b.paused.is_(False))
+        .where(or_(b.concurrency_cap.is_(None), b.active_calls < b.concurrency_cap))
+        .where(or_(b.daily_cap.is_(None), b.calls_day.is_(None), b.calls_day != day,
+                   b.calls_today < b.daily_cap))
+        .values(active_calls=b.active_calls + 1,
+                calls_today=case((b.calls_day == day, b.calls_today + 1), else_=1),
                 calls_day=day)
-        .execution_options(synchronize_session=False)
     )
     return db.session.execute(stmt).rowcount == 1
+
+
+def refusal(buyer_id: int, day: date | None = None) -> str:
+    """Why ``reserve`` just said no, from the buyer's current row (same words as routing)."""
+    from .routing import Candidate, skip_reason
+    row = db.session.execute(select(
+        Buyer.paused, Buyer.concurrency_cap, Buyer.active_calls, Buyer.daily_cap,
+        Buyer.calls_today, Buyer.calls_day).where(Buyer.id == buyer_id)).first()
+    if row is None:
+        return "deleted"
+    day = day or today()
+    reason = skip_reason(Candidate(
+        buyer_id=buyer_id, priority=0, weight=1, paused=row[0], concurrency_cap=row[1],
+        active_calls=row[2], daily_cap=row[3], calls_today=row[4] if row[5] == day else 0))
+    return reason or "cap reached (taken by a concurrent call)"
 
 
 def release(attempt: Attempt) -> bool:

@@ -91,6 +91,8 @@ def make_app(tmp_path, backend="sqlite", **overrides):
         "PLUGINS_ALLOW": [],
         # A deliberately cheap hash: scrypt's cost is for production, not for 700 test logins.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Tests change buyers and call the webhook right away; the cache has tests of its own.
+        "ROUTING_CACHE_SECONDS": 0,
     }
     if backend == "postgres":
         config["SQLALCHEMY_DATABASE_URI"] = clean_postgres(pg_or_skip())

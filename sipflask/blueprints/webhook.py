@@ -41,6 +41,7 @@ def _xml(body: str) -> Response:
 
 
 def _action_url(call, position: int) -> str:
+    """Where Twilio reports attempt ``position`` of ``call`` (anything with a ``uuid``)."""
     return public_url(url_for("webhook.dial_action", call_uuid=call.uuid, position=position))
 
 

@@ -1,0 +1,170 @@
+"""What routing reads on every call: tracking numbers and campaigns' buyers, as plain rows.
+
+The voice webhook is the hot path, so these are lean Core queries (no ORM objects), and the
+results may be cached per process for ``ROUTING_CACHE_SECONDS`` (default 2): a busy campaign then
+costs no reads at all. What must be exact stays exact without the cache: caps and ``paused`` are
+checked again by the database in ``caps.reserve``, so pausing a buyer takes effect at once; an
+edit to a buyer's number or headers, or to a routing list, reaches calls at once in the process
+that made it and within the cache time in the others.
+Unknown numbers are never cached, so a number added now routes on its next call.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
+
+
+@dataclass(frozen=True)
+class NumberRow:
+    id: int
+    number: str
+    sub_id: str
+    tags: dict
+    campaign_id: int
+    campaign_ref: str
+    campaign_name: str
+    campaign_settings: dict
+    publisher_id: int | None
+    afid: str
+
+
+@dataclass(frozen=True)
+class BuyerRow:
+    id: int
+    name: str
+    number: str
+    sip_username: str
+    sip_password_encrypted: str
+    priority: int
+    weight: int
+    timeout: int
+    paused: bool
+    concurrency_cap: int | None
+    daily_cap: int | None
+    active_calls: int
+    calls_today: int
+    calls_day: date | None
+    headers: tuple[tuple[str, str], ...]
+
+
+_NUMBER = (select(Number.id, Number.number, Number.sub_id, Number.tags, Number.campaign_id,
+                  Campaign.ref, Campaign.name, Campaign.settings, Number.publisher_id,
+                  Publisher.afid)
+           .join(Campaign, Campaign.id == Number.campaign_id)
+           .outerjoin(Publisher, Publisher.id == Number.publisher_id))
+
+_BUYERS = (select(Buyer.id, Buyer.name, Buyer.number, Buyer.sip_username,
+                  Buyer.sip_password_encrypted, Buyer.priority, Buyer.weight, Buyer.timeout,
+                  Buyer.paused, Buyer.concurrency_cap, Buyer.daily_cap, Buyer.active_calls,
+                  Buyer.calls_today, Buyer.calls_day)
+           .join(CampaignBuyer, CampaignBuyer.buyer_id == Buyer.id)
+           .order_by(CampaignBuyer.position))
+
+_HEADERS = select(BuyerHeader.buyer_id, BuyerHeader.name, BuyerHeader.value).order_by(
+    BuyerHeader.buyer_id, BuyerHeader.position)
+
+
+class _Cache:
+    """A small TTL cache shared by the threads of one process."""
+
+    def __init__(self):
+        self._data: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, ttl: float):
+        if ttl <= 0:
+            return None
+        hit = self._data.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, key, value, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._data) > 10_000:  # bounded: old entries go wholesale
+                self._data.clear()
+            self._data[key] = (time.monotonic() + ttl, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def _cache() -> tuple[_Cache, float]:
+    app = current_app._get_current_object()
+    cache = app.extensions.get("sipflask.directory")
+    if cache is None:
+        cache = app.extensions["sipflask.directory"] = _Cache()
+    return cache, float(app.config.get("ROUTING_CACHE_SECONDS", 0) or 0)
+
+
+def clear_cache() -> None:
+    """Forget cached numbers and buyers in this process (e.g. right after an edit)."""
+    _cache()[0].clear()
+
+
+_WATCHED = (Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_setup_changes(session, flush_context):
+    if any(isinstance(obj, _WATCHED)
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info["sipflask.setup_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_setup_changes(session):
+    # An edit made in this process shows on its next call; other processes pick it up when
+    # their cache time runs out.
+    if session.info.pop("sipflask.setup_changed", False) and has_app_context():
+        clear_cache()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_changed(session):
+    session.info.pop("sipflask.setup_changed", None)
+
+
+def find_number(e164: str) -> NumberRow | None:
+    cache, ttl = _cache()
+    key = ("number", e164)
+    row = cache.get(key, ttl)
+    if row is not None:
+        return row
+    found = db.session.execute(_NUMBER.where(Number.number == e164)).first()
+    if found is None:
+        return None
+    row = NumberRow(found[0], found[1], found[2] or "", dict(found[3] or {}), found[4],
+                    found[5], found[6], dict(found[7] or {}), found[8], found[9] or "")
+    cache.put(key, row, ttl)
+    return row
+
+
+def campaign_buyers(campaign_id: int) -> tuple[BuyerRow, ...]:
+    """The campaign's routing list in the user's order, each buyer with its headers."""
+    cache, ttl = _cache()
+    key = ("buyers", campaign_id)
+    rows = cache.get(key, ttl)
+    if rows is not None:
+        return rows
+    found = db.session.execute(_BUYERS.where(CampaignBuyer.campaign_id == campaign_id)).all()
+    headers: dict[int, list[tuple[str, str]]] = {}
+    if found:
+        for buyer_id, name, value in db.session.execute(
+                _HEADERS.where(BuyerHeader.buyer_id.in_([r[0] for r in found]))):
+            headers.setdefault(buyer_id, []).append((name, value))
+    rows = tuple(BuyerRow(*r, tuple(headers.get(r[0], ()))) for r in found)
+    cache.put(key, rows, ttl)
+    return rows
