@@ -1,5 +1,5 @@
 """The one place that decides between a full page and an htmx fragment."""
-from flask import render_template, request
+from flask import flash, make_response, redirect, render_template, request
 
 
 def is_htmx() -> bool:
@@ -11,3 +11,21 @@ def is_htmx() -> bool:
 def render(page: str, partial: str, /, **context) -> str:
     """Render ``partial`` for htmx requests and ``page`` (which includes it) otherwise."""
     return render_template(partial if is_htmx() else page, **context)
+
+
+def redirect_to(target: str):
+    """Go to ``target``: a real redirect, or for htmx an ``HX-Redirect`` (which htmx follows as a
+    full page load instead of swapping the page into the form)."""
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def removed(message: str, back: str):
+    """After deleting a row: htmx swaps the row for nothing; a plain post goes back with a flash."""
+    if is_htmx():
+        return ""
+    flash(message, "success")
+    return redirect(back)

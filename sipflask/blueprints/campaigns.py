@@ -1,6 +1,6 @@
 """Campaigns: list with active search, create, edit (name/ref, numbers, ordered routing list),
 inline delete (refused while the campaign still has numbers)."""
-from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, redirect, render_template, request,
                    url_for)
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +10,7 @@ from ..extensions import db
 from ..forms import (REF_HINT, add_to_routing, campaign_form, get_or_404, like, list_url,
                      move_in_routing, paginate, remove_from_routing, routing_form, safe_back,
                      save_campaign, search_text)
-from ..htmx import is_htmx, render
+from ..htmx import is_htmx, redirect_to, removed, render
 from ..models import Campaign, CampaignBuyer, Number
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -46,11 +46,7 @@ def index():
 
 def _saved(campaign, verb, target):
     flash(f"Campaign {campaign.name} {verb}.", "success")
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(target)
 
 
 def _edit_context(campaign):
@@ -103,10 +99,7 @@ def delete(id):
                                    next_url=safe_back(url_for(".index"))), 409
         flash(message, "error")
         return redirect(safe_back(url_for(".index")))
-    if is_htmx():
-        return ""
-    flash(f"Deleted campaign {name}.", "success")
-    return redirect(safe_back(url_for(".index")))
+    return removed(f"Deleted campaign {name}.", safe_back(url_for(".index")))
 
 
 # --- routing list ----------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """Tracking numbers: list with active search, create, edit, inline delete."""
-from flask import Blueprint, flash, make_response, redirect, request, url_for
+from flask import Blueprint, flash, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..forms import (get_or_404, like, list_url, number_form, paginate, safe_back, save_number,
                      search_text)
-from ..htmx import is_htmx, render
+from ..htmx import is_htmx, redirect_to, removed, render
 from ..models import Campaign, Number, Publisher
 
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
@@ -51,11 +51,7 @@ def _form_page(form, number=None):
 def _saved(number, verb):
     flash(f"Number {number.number} {verb}.", "success")
     target = safe_back(url_for(".index"))
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(target)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -82,7 +78,4 @@ def delete(id):
     value = number.number
     db.session.delete(number)
     db.session.commit()
-    if is_htmx():
-        return ""
-    flash(f"Deleted number {value}.", "success")
-    return redirect(safe_back(url_for(".index")))
+    return removed(f"Deleted number {value}.", safe_back(url_for(".index")))

@@ -1,11 +1,11 @@
 """Publishers: list with active search, create, edit, inline delete."""
-from flask import Blueprint, flash, make_response, redirect, url_for
+from flask import Blueprint, flash, url_for
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..forms import (REF_HINT, get_or_404, like, list_url, paginate, publisher_form, safe_back,
                      save_publisher, search_text)
-from ..htmx import is_htmx, render
+from ..htmx import is_htmx, redirect_to, removed, render
 from ..models import Number, Publisher
 
 bp = Blueprint("publishers", __name__, url_prefix="/publishers")
@@ -50,11 +50,7 @@ def _form_page(form, publisher=None):
 def _saved(publisher, verb):
     flash(f"Publisher {publisher.name} {verb}.", "success")
     target = url_for(".index")
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(target)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -82,11 +78,8 @@ def delete(id):
     # The ORM (and the FK's ON DELETE SET NULL) leaves the numbers in place, without publisher.
     db.session.delete(publisher)
     db.session.commit()
-    if is_htmx():
-        return ""
     detail = ""
     if count:
         detail = (f"; its {count} numbers now have no publisher" if count > 1
                   else "; its 1 number now has no publisher")
-    flash(f"Deleted publisher {name}{detail}.", "success")
-    return redirect(safe_back(url_for(".index")))
+    return removed(f"Deleted publisher {name}{detail}.", safe_back(url_for(".index")))
