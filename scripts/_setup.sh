@@ -29,8 +29,15 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
   fi
 fi
+pip_install() {
+  # Quiet when it works; the whole log when it doesn't.
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check "$@" > .venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2
+    echo "pip install $* failed" >&2
+    exit 1
+  fi
+}
 echo "==> installing sipflask${EXTRAS:-} into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${EXTRAS:-}" 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -c 'import sipflask' || { echo "installing sipflask failed" >&2; exit 1; }
+pip_install --upgrade pip
+pip_install -e ".${EXTRAS:-}"
 export FLASK_APP=sipflask

@@ -5,6 +5,11 @@
 EXTRAS=""
 source "$(dirname "$0")/_setup.sh"
 
+# The example plugins (per-campaign headers, CRM lookup) show what plugins add to a call.
+for plugin in plugins/*/; do
+  pip_install -e "$plugin"
+done
+
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-5000}
 ADMIN_EMAIL=${ADMIN_EMAIL:-admin@example.com}

@@ -24,7 +24,7 @@ fi
 
 echo "==> installing the example plugins (plugins/*)"
 for plugin in plugins/*/; do
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e "$plugin" 2>&1 | grep -v '^WARNING: Location' || true
+  pip_install -e "$plugin"
 done
 
 echo "==> pytest${SIPFLASK_TEST_DATABASE_URL:+ (SQLite and PostgreSQL)}"
