@@ -11,7 +11,9 @@ __version__ = "0.1.0"
 log = logging.getLogger(__name__)
 
 DEFAULTS = dict(
-    SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    # hide_parameters: a failed statement's message must not carry a call's postback key or
+    # an encrypted password into the log.
+    SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
     # Public base URL Twilio uses to reach us (e.g. https://calls.example.com). Set it behind a
     # TLS-terminating proxy: Twilio signs the URL it called, not the one Flask sees.
     PUBLIC_URL=None,
@@ -66,6 +68,9 @@ def create_app(test_config=None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app)
+    # Kept even when a deployment sets its own engine options.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+                                               "hide_parameters": True}
     if not app.config.get("PLUGINS_DIR"):
         app.config["PLUGINS_DIR"] = str(Path(app.instance_path) / "plugins")
 
@@ -84,7 +89,8 @@ def create_app(test_config=None) -> Flask:
     from .blueprints import register_blueprints
     register_blueprints(app)
 
-    from . import plugins
+    from . import errors, plugins
+    errors.init_app(app)
     plugins.init_app(app)
 
     cli.init_app(app)

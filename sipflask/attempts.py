@@ -58,7 +58,7 @@ class BuyerSpec:
     name: str
     number: str
     sip_username: str = ""
-    sip_password: str = ""
+    sip_password: str = field(default="", repr=False)  # never in a repr that may be logged
     sip_headers: list[tuple[str, str]] = field(default_factory=list)
     timeout: int = 30
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from . import attempts, caps, crypto, directory, inbound, phone, plugins, routing, sip, twiml
 from .extensions import db
 from .models import Attempt, Call, new_call_key, utcnow
+from .validation import ascii_int
 
 log = logging.getLogger("sipflask.calls")
 
@@ -208,21 +209,39 @@ def start_call(params: Mapping[str, str], action_url) -> str:
     One transaction: the call, its first attempt and the buyer's cap counters are written
     together at the end, so a failure anywhere leaves nothing half-recorded.
     """
+    try:
+        return _start(params, action_url)
+    except IntegrityError:
+        # Twilio repeated the webhook (same CallSid, which is unique): answer for the call
+        # already stored instead of starting it again.
+        db.session.rollback()
+        call_sid = params.get("CallSid") or None
+        existing = db.session.scalar(select(Call).where(Call.call_sid == call_sid)) \
+            if call_sid else None
+        if existing is None:
+            raise
+        log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid,
+                 _short(call_sid))
+        return _answer_again(existing, action_url)
+
+
+def _start(params: Mapping[str, str], action_url) -> str:
     to = params.get("To", "")
     decision = _classify(params)
     number_text = decision.number or called_number(to)
     if decision.rejected:
         state = _new_state(params, number_text or to, None, *_tags_from(None, params))
         _refuse(state, decision.reject_reason)
-        log.warning("call %s to %r refused: %s", state.info.uuid, to, decision.reject_reason)
+        log.warning("call %s to %s refused: %s", state.info.uuid, _short(to),
+                    decision.reject_reason)
         return twiml.reject()
     number = directory.find_number(number_text) if number_text.startswith("+") else None
     tags, sources = _tags_from(number, params)
     state = _new_state(params, number_text or to, number, tags, sources)
     if number is None:
-        reason = f"unknown number {number_text or to!r}"
+        reason = f"unknown number {_short(number_text or to)}"
         _refuse(state, reason)
-        log.warning("call %s to %r: %s", state.info.uuid, to, reason)
+        log.warning("call %s to %s: %s", state.info.uuid, _short(to), reason)
         return twiml.reject() if decision.sip_domain else twiml.say_and_hangup(MSG_UNKNOWN)
     extra, extra_sources, failures = plugins.collect_token_values(state.info)
     if extra:
@@ -232,16 +251,33 @@ def start_call(params: Mapping[str, str], action_url) -> str:
         state.info = dataclasses.replace(state.info, tags=tags)
     if failures:
         state.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)
-    try:
-        return route_next(state, action_url)
-    except IntegrityError:
-        # Twilio retried the webhook (same CallSid, unique): continue the call already stored.
-        db.session.rollback()
-        existing = db.session.scalar(select(Call).where(Call.call_sid == state.call_sid))
-        if existing is None:
-            raise
-        log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid, state.call_sid)
-        return route_next(_state_of(existing), action_url)
+    return route_next(state, action_url)
+
+
+def _answer_again(call: Call, action_url) -> str:
+    """The TwiML for a call we already answered once (Twilio retried, or used the fallback)."""
+    open_attempt = next((a for a in reversed(call.attempts) if a.dial_status is None), None)
+    if open_attempt is not None and open_attempt.buyer_id is not None:
+        # The first answer never reached Twilio: dial the same buyer again, with the slot it
+        # already holds, rather than pass it over.
+        buyer = next((b for b in directory.campaign_buyers(call.campaign_id)
+                      if b.id == open_attempt.buyer_id), None)
+        if buyer is not None:
+            info = plugins.call_info(call)
+            planned = plan_for(info, buyer_spec(buyer), token_values(info, buyer.id),
+                               action_url(info, open_attempt.position))
+            if planned.plan.twiml:
+                return planned.plan.twiml
+    if call.status in ("ringing", "routing"):
+        return route_next(_state_of(call), action_url)
+    if call.status == "no-buyer":
+        return twiml.say_and_hangup(MSG_NO_BUYER)
+    if call.status == "rejected":
+        if call.number_id is None and (call.reason or "").startswith("unknown number") \
+                and not sip.is_sip(call.called):
+            return twiml.say_and_hangup(MSG_UNKNOWN)
+        return twiml.reject()
+    return twiml.hangup()
 
 
 def _candidate(b: directory.BuyerRow, tried: set, day) -> routing.Candidate:
@@ -278,8 +314,19 @@ def route_next(state: CallState, action_url) -> str:
             break
         chosen.tried = True
         buyer = buyers[chosen.buyer_id]
-        planned = plan_for(info, buyer_spec(buyer), token_values(info, buyer.id),
-                           action_url(info, state.position))
+        try:
+            spec = buyer_spec(buyer)
+        except crypto.SecretError:
+            # e.g. SECRET_KEY changed since the password was saved: this buyer can't be dialled
+            # with its credentials; say so on the call and try the next one.
+            spec = None
+        if spec is None:
+            planned = PlannedAttempt(attempts.AttemptPlan(
+                "sip", buyer.number, "", error="the stored SIP password can't be decrypted "
+                "(was SECRET_KEY changed?): enter it again on the buyer's page"), [])
+        else:
+            planned = plan_for(info, spec, token_values(info, buyer.id),
+                               action_url(info, state.position))
         plan = planned.plan
         for f in planned.failures:
             log.warning("call %s: plugin %s.%s skipped: %s", info.uuid, f.plugin, f.hook, f.error)
@@ -376,34 +423,33 @@ def status_callback(params: Mapping[str, str]) -> None:
     """Twilio's status callback: close the call and free any slot still held."""
     call = db.session.scalar(select(Call).where(Call.call_sid == params.get("CallSid")))
     if call is None:
-        log.info("status callback for unknown CallSid %r", params.get("CallSid"))
+        log.info("status callback for unknown CallSid %r", _short(params.get("CallSid")))
         return
     status = (params.get("CallStatus") or "").lower()
-    if status in FINAL_CALL_STATUSES:
-        for attempt in call.attempts:
-            if attempt.holds_slot:
-                caps.release(attempt)
-                if attempt.dial_status is None:
-                    attempt.dial_status = "canceled" if status != "completed" else "completed"
-                    attempt.ended_at = utcnow()
-        if call.status in ("ringing", "routing"):
-            call.status = "completed" if status == "completed" else status
-        elif call.status not in ("rejected", "no-buyer"):
-            call.status = status if status != "completed" or call.status != "completed" else call.status
-        call.duration = _int_or_none(params.get("CallDuration"))
-        call.ended_at = call.ended_at or utcnow()
+    if status not in FINAL_CALL_STATUSES:
+        return
+    # Slots first and on their own: nothing else in this callback may keep a slot taken.
+    for attempt in call.attempts:
+        if attempt.holds_slot:
+            caps.release(attempt)
+            if attempt.dial_status is None:
+                attempt.dial_status = "completed" if status == "completed" else "canceled"
+                attempt.ended_at = utcnow()
+    db.session.commit()
+    if call.status in ("ringing", "routing"):
+        call.status = status
+    call.duration = _int_or_none(params.get("CallDuration"))
+    call.ended_at = call.ended_at or utcnow()
     db.session.commit()
 
 
 def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    """A Twilio number parameter, or None when missing or not a sane 32-bit count."""
+    number = ascii_int(value.strip()) if isinstance(value, str) else None
+    return number
 
 
-def normalise_caller(raw: str) -> str:
-    try:
-        return phone.normalise_e164(raw)
-    except phone.PhoneError:
-        return raw
+def _short(value, limit: int = 80) -> str:
+    """For log lines: a caller-supplied value, cut short (a 200 KB ``To`` is not a log line)."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -22,6 +22,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from .extensions import db
 from .models import Attempt, Buyer, Call, Campaign, Publisher, utcnow
+from .validation import ascii_int
 
 # --- statuses -------------------------------------------------------------------------------
 
@@ -198,8 +199,9 @@ class CallFilters:
             raw = (args.get(name) or "").strip()
             if not raw:
                 continue
-            if raw.isdigit() and 0 < int(raw) <= MAX_INT:
-                setattr(f, name, int(raw))
+            value = ascii_int(raw, MAX_INT)
+            if value:
+                setattr(f, name, value)
             else:
                 f.errors[name] = "Choose one from the list."
         status = (args.get("status") or "").strip()
@@ -215,6 +217,9 @@ class CallFilters:
                 setattr(f, name, date.fromisoformat(raw))
             except ValueError:
                 f.errors[name] = "Use a date like 2026-01-31."
+        if f.date_to and f.date_to >= date.max:  # the day after it can't be computed
+            f.errors["date_to"] = "Choose an end date before 9999-12-31."
+            f.date_to = None
         if f.date_from and f.date_to and f.date_from > f.date_to:
             f.errors["date_to"] = "The end date is before the start date."
             f.date_to = None

@@ -87,6 +87,12 @@ def _text(name: str, value) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise PostbackError(f"Parameter {name!r} must be a string or a number.")
     text = value if isinstance(value, str) else str(value)
+    try:
+        # JSON can carry lone surrogates ("\ud800"): stored, they would break every page and
+        # CSV that shows the call.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PostbackError(f"Parameter {name[:64]!r} is not valid Unicode.") from None
     return text
 
 
@@ -113,6 +119,7 @@ def parse(params: list[tuple[str, object]]) -> Request:
     for name, value in params:
         if not isinstance(name, str):
             raise PostbackError("Parameter names must be strings.")
+        _text("name", name)
         text = _text(name, value)
         if name in seen and seen[name] != text:
             raise PostbackError(f"Parameter {name[:64]!r} is given twice with different values.")

@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 RETRYABLE = ("busy", "no-answer", "failed", "canceled")
 OUTCOMES = RETRYABLE + ("completed",)
 _PASSWORD_ATTR = re.compile(r'(password=")[^"]*(")')
+_KEY_HEADER = re.compile(r"(X-PH-RetreaverKey=)[^&<]*")
 
 
 class SimulationError(ValueError):
@@ -58,7 +59,9 @@ class Step:
 
     @property
     def masked_body(self) -> str:
-        return _PASSWORD_ATTR.sub(r"\1********\2", self.body)
+        """The body with the SIP password and the call's postback key masked (a terminal's
+        scrollback is no place for either; the call page shows the key to admins)."""
+        return _KEY_HEADER.sub(r"\1********", _PASSWORD_ATTR.sub(r"\1********\2", self.body))
 
 
 @dataclass

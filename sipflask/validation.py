@@ -27,6 +27,21 @@ MAX_TIMEOUT = 600
 MIN_TIMEOUT = 5
 
 
+MAX_ID = 2**31 - 1
+
+
+def ascii_int(raw, maximum: int = MAX_ID) -> int | None:
+    """``raw`` as a whole number 0..maximum when it is plain ASCII digits, else None.
+
+    ``str.isdigit`` accepts "²" and Arabic-Indic digits, which ``int`` then refuses (or reads),
+    and ``int`` refuses over 4300 digits: both used to end in a 500.
+    """
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
+
+
 @dataclass
 class Report:
     errors: dict[str, list[str]] = field(default_factory=dict)

@@ -552,3 +552,27 @@ def test_redact():
     assert calllog.redact("sip:u@host:5060") == "sip:u@host:5060"
     assert calllog.redact("a Pa55word b", ["Pa55word"]) == "a ******** b"
     assert calllog.redact(None) == ""
+
+
+def test_members_do_not_see_the_postback_key(app, client, auth, demo):
+    from tests.conftest import MEMBER_EMAIL
+    from tests.test_webhook import pause_all_but, voice
+    pause_all_but(demo, "queue")
+    voice(client)
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        key, uuid = call.key, call.uuid
+    auth.login(email=MEMBER_EMAIL)
+    page = client.get(f"/calls/{uuid}").get_data(as_text=True)
+    assert key not in page and "key=KEY" in page
+    auth.logout()
+    auth.login()
+    assert key in client.get(f"/calls/{uuid}").get_data(as_text=True)
+
+
+def test_odd_filter_values_are_refused_not_fatal(admin_client, demo):
+    for query in ("campaign_id=%C2%B2", "buyer_id=" + "9" * 5000, "publisher_id=%C2%B9",
+                  "date_to=9999-12-31"):
+        response = admin_client.get(f"/calls/?{query}")
+        assert response.status_code == 200, query
+    assert admin_client.get("/calls/export.csv?publisher_id=%C2%B9").status_code == 200

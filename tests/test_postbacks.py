@@ -296,3 +296,17 @@ def test_postback_url_and_macro_for_the_buyer_page(app, demo):
         assert "https://sipflask.test/postback" in html
         assert "X-PH-RetreaverKey" in html and "X-PH-RetreaverUUID" in html
         assert render_template_string("{{ postback_url() }}") == "https://sipflask.test/postback"
+
+
+def test_lone_surrogates_are_refused(client, demo):
+    from tests.test_webhook import pause_all_but, voice
+    pause_all_but(demo, "queue")
+    voice(client)
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        key, uuid = call.key, call.uuid
+    body = '{"key": "%s", "uuid": "%s", "t": "\\ud800"}' % (key, uuid)
+    response = client.post("/postback", data=body, content_type="application/json")
+    assert response.status_code == 400 and b"not valid Unicode" in response.data
+    with demo.app_context():
+        assert db.session.scalar(select(Call)).tags.get("t") is None

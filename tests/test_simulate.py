@@ -47,3 +47,12 @@ def test_simulate_without_a_configured_token_signs_with_a_throwaway_one(runner, 
     result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671"])
     assert result.exit_code == 0, result.output
     assert "<Dial" in result.output
+
+
+def test_simulate_masks_the_postback_key(runner, demo):
+    pause_all_but(demo, "queue")
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671"])
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+    assert "X-PH-RetreaverKey=********" in result.output
+    assert call.key not in result.output

@@ -298,10 +298,65 @@ def test_dial_action_for_unknown_call_hangs_up(client, demo):
     assert root.find("Hangup") is not None
 
 
-def test_repeated_voice_webhook_does_not_create_a_second_call(client, demo):
+def test_repeated_voice_webhook_dials_the_same_buyer_again(client, demo):
+    """Twilio retried (or used the fallback URL): the first answer never reached it, so the
+    same buyer is dialled with the slot it already holds, not passed over."""
     pause_all_but(demo, "queue", "phone")
-    parse(voice(client))
-    parse(voice(client))
+    first = parse(voice(client))
+    again = parse(voice(client))
+    assert again.find("Dial/Sip").text.split("?")[0] == first.find("Dial/Sip").text.split("?")[0]
+    assert again.find("Dial").get("action") == first.find("Dial").get("action")
     with demo.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Call)) == 1
-        assert db.session.scalar(select(db.func.count()).select_from(Attempt)) == 2
+        assert db.session.scalar(select(db.func.count()).select_from(Attempt)) == 1
+        assert db.session.scalar(select(Buyer).where(Buyer.ref == "queue")).active_calls == 1
+
+
+def test_repeated_webhook_for_an_unknown_number_answers_the_same(client, demo, caplog):
+    for _ in range(2):
+        root = parse(voice(client, to="+12125550100", sid="CA" + "d" * 32))
+        assert "not in service" in root.find("Say").text
+    assert "Traceback" not in caplog.text
+    with demo.app_context():
+        assert db.session.scalar(select(db.func.count()).select_from(Call)) == 1
+
+
+def test_buyer_whose_password_cannot_be_decrypted_is_skipped(client, demo):
+    pause_all_but(demo, "secure", "phone")
+    with demo.app_context():
+        db.session.execute(text("UPDATE buyers SET sip_password_encrypted = 'gAAAAAnotvalid' "
+                                "WHERE ref = 'secure'"))
+        db.session.commit()
+    root = parse(voice(client))
+    assert root.find("Dial/Number") is not None
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        assert call.attempts[0].dial_status == "failed"
+        assert "can't be decrypted" in call.attempts[0].skipped[-1]["reason"]
+
+
+def test_absurd_numbers_from_twilio_are_ignored_not_fatal(client, demo):
+    pause_all_but(demo, "queue", "phone")
+    first = parse(voice(client))
+    nxt = parse(dial_action(client, first, "busy", code="9" * 30, duration="9" * 30))
+    assert nxt.find("Dial/Number") is not None
+    response = post(client, "/twilio/status", {"CallSid": "CA" + "1" * 32,
+                                               "CallStatus": "completed", "CallDuration": "9" * 30})
+    assert response.status_code == 204
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        assert call.attempts[0].sip_code is None and call.duration is None
+        assert all(b.active_calls == 0 for b in db.session.scalars(select(Buyer)))
+
+
+def test_database_errors_never_log_parameter_values(app, client, demo, caplog):
+    """A failed statement's message would carry the call's key and SIP URI: hidden."""
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["hide_parameters"] is True
+    pause_all_but(demo, "queue")
+    with demo.app_context():
+        db.session.execute(text("CREATE TABLE IF NOT EXISTS x (id integer)"))
+        db.session.execute(text("DROP TABLE attempts"))
+        db.session.commit()
+    parse(voice(client))
+    assert "database error" in caplog.text
+    assert "X-PH-RetreaverKey=" not in caplog.text and "[parameters:" not in caplog.text

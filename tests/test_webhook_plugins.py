@@ -82,3 +82,28 @@ def test_failing_and_slow_plugins_are_skipped_and_recorded(client, demo):
     # Failover still works after plugin trouble.
     nxt = ET.fromstring(dial_action(client, root, "busy", 486).data)
     assert nxt.find("Dial/Number") is not None
+
+
+class Blabbing:
+    """A plugin whose error message quotes everything it was given."""
+
+    @hookimpl
+    def token_values(self, call):
+        raise RuntimeError(f"CRM lookup failed for {call} key={call.key}")
+
+    @hookimpl
+    def sip_headers(self, call, buyer, values):
+        raise RuntimeError(f"failed: {values['call_key']} {buyer}")
+
+
+def test_plugin_errors_never_carry_the_call_key_or_password(client, demo, caplog):
+    plugins.register(demo, Blabbing(), "blabbing")
+    pause_all_but(demo, "secure")
+    ET.fromstring(voice(client).data)
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        stored = call.reason + repr(call.attempts[0].plugin_errors)
+        key = call.key
+    assert "CRM lookup failed" in stored and "********" in stored
+    for text in (stored, caplog.text):
+        assert key not in text and "Demo-Password-2026" not in text

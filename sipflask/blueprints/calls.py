@@ -10,6 +10,7 @@ import io
 import re
 
 from flask import Blueprint, Response, abort, request, stream_with_context
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -80,6 +81,10 @@ def detail(uuid):
     if call is None:
         abort(404)
     secrets = calllog.secrets_for(a.buyer for a in call.attempts)
+    if not current_user.is_admin:
+        # The postback key lets whoever holds it mark the call converted and set revenue:
+        # members see the call, admins (who help buyers set up postbacks) also see the key.
+        secrets.append(call.key)
 
     def redact(value):
         return calllog.redact(value, secrets)

@@ -28,6 +28,7 @@ from .. import inbound, provisioning
 from ..extensions import db
 from ..htmx import is_htmx
 from ..models import InboundCredential, InboundIp, utcnow
+from ..validation import ascii_int
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 
@@ -122,7 +123,8 @@ def _rows_from_form(stored: dict[int, InboundCredential]) -> tuple[list[CredRow]
         raw_id = fields.get("id", "")
         if raw_id:
             # A stored credential: its username comes from the database, never from the form.
-            cred = stored.get(int(raw_id)) if raw_id.isdigit() else None
+            cred_id = ascii_int(raw_id)
+            cred = stored.get(cred_id) if cred_id is not None else None
             if cred is None or cred.id in seen_ids:
                 continue  # removed meanwhile (another tab), or posted twice
             seen_ids.add(cred.id)

@@ -38,7 +38,10 @@ def _params() -> list[tuple[str, object]]:
     pairs: list[tuple[str, object]] = list(request.args.items(multi=True))
     if request.method == "POST":
         if request.is_json:
-            data = request.get_json(silent=True)
+            try:
+                data = request.get_json(silent=True)
+            except RecursionError:  # a deeply nested body: not a postback
+                data = None
             if not isinstance(data, dict):
                 raise postbacks.PostbackError("The JSON body must be an object, like "
                                               '{"key": "...", "uuid": "...", "revenue": "12.50"}.')

@@ -110,7 +110,7 @@ class CallInfo:
     """What a plugin knows about a call: plain data, safe to hand to a worker thread."""
 
     uuid: str
-    key: str
+    key: str = field(repr=False)  # the postback key: never in a repr that may be logged
     caller: str = ""
     called: str = ""
     campaign_id: int | None = None
@@ -447,9 +447,29 @@ def _budget(app: Flask) -> tuple[float, float]:
 
 
 def _fail(failures: list[PluginFailure], plugin: str, hook: str, error: str) -> None:
-    # Log who and what went wrong, never the values a plugin returned (they may be secret).
-    log.warning("plugin %s skipped in %s: %s", plugin, hook, error)
+    # Logged by _report once the call's secrets are masked out of the message.
     failures.append(PluginFailure(plugin, hook, error))
+
+
+MASK = "********"
+
+
+def _report(failures: list[PluginFailure], secrets: Iterable[str]) -> list[PluginFailure]:
+    """Mask the call's secrets in the failures' messages, then log them.
+
+    A plugin's own error text may quote what it was given (``f"failed for {call}"``): the call's
+    postback key or the buyer's SIP password must not reach the log, the call log or a CSV.
+    """
+    secrets = [x for x in secrets if x and len(x) >= 4]
+    masked = []
+    for f in failures:
+        error = f.error
+        for secret in secrets:
+            error = error.replace(secret, MASK)
+        masked.append(PluginFailure(f.plugin, f.hook, error))
+        # Who and what went wrong, never the values a plugin returned (they may be secret).
+        log.warning("plugin %s skipped in %s: %s", f.plugin, f.hook, error)
+    return masked
 
 
 def _call_third_party(
@@ -586,6 +606,8 @@ def collect_sip_headers(
             _fail(failures, name, "sip_headers", str(exc))
             continue
         plugin_headers.extend(sip.Header(n, v, f"plugin:{name}") for n, v in pairs)
+    failures = _report(failures, (call.key, getattr(buyer, "sip_password", ""),
+                                  values.get("call_key", "")))
     return defaults, plugin_headers, buyers, failures
 
 
@@ -634,7 +656,7 @@ def collect_token_values(
             else:
                 values[key] = value
                 sources[key] = f"plugin:{name}"
-    return values, sources, failures
+    return values, sources, _report(failures, (call.key,))
 
 
 # --------------------------------------------------------------------------
