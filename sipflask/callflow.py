@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import attempts, caps, crypto, directory, inbound, phone, plugins, routing, sip, twiml
+from . import attempts, caps, crypto, directory, inbound, plugins, routing, sip, twiml
 from .extensions import db
 from .models import Attempt, Call, new_call_key, utcnow
 from .validation import ascii_int
@@ -126,6 +126,23 @@ def _tags_from(number: directory.NumberRow | None, params: Mapping[str, str]) ->
             if tag and all(c.isalnum() or c == "_" for c in tag):
                 tags[tag], sources[tag] = value, "sip"
     return tags, sources
+
+
+def with_plugin_values(info: plugins.CallInfo, sources: dict | None = None
+                       ) -> tuple[plugins.CallInfo, list]:
+    """``info`` with the plugins' token values added to its tags (the number's and Twilio's
+    own tags win over plugins), and the plugins that failed; ``sources`` gets each new tag's
+    source. The webhook and the buyer editor's preview both go through here."""
+    extra, extra_sources, failures = plugins.collect_token_values(info)
+    if not extra:
+        return info, failures
+    tags = dict(info.tags)
+    for k, v in extra.items():
+        if k not in tags:
+            tags[k] = v
+            if sources is not None:
+                sources[k] = extra_sources.get(k, "plugin")
+    return dataclasses.replace(info, tags=tags), failures
 
 
 def _classify(params: Mapping[str, str]) -> inbound.Decision:
@@ -243,12 +260,7 @@ def _start(params: Mapping[str, str], action_url) -> str:
         _refuse(state, reason)
         log.warning("call %s to %s: %s", state.info.uuid, _short(to), reason)
         return twiml.reject() if decision.sip_domain else twiml.say_and_hangup(MSG_UNKNOWN)
-    extra, extra_sources, failures = plugins.collect_token_values(state.info)
-    if extra:
-        for k, v in extra.items():
-            if k not in tags:  # the number's and Twilio's own data win over plugins
-                tags[k], sources[k] = v, extra_sources.get(k, "plugin")
-        state.info = dataclasses.replace(state.info, tags=tags)
+    state.info, failures = with_plugin_values(state.info, sources)
     if failures:
         state.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)
     return route_next(state, action_url)

@@ -40,6 +40,22 @@ def test_list_renders_demo(admin_client, demo):
                  "10 at once", "500 a day", "Auto Insurance", "Medicare Advantage"):
         assert text in body, text
     assert 'hx-trigger="search, keyup changed delay:300ms"' in body
+    # health over 24 h, links to the editor
+    assert "<th>Health (24 h)</th>" in body and "no calls in 24 h" in body
+    queue = buyer(demo, "queue")
+    assert f'<a href="/buyers/{queue.id}/edit">Agent queue (Asterisk)</a>' in body
+    assert 'href="/buyers/new"' in body
+
+
+def test_row_fragment_has_health(admin_client, demo):
+    from test_webhook import dial_action, parse, pause_all_but, voice
+    pause_all_but(demo, "queue")
+    parse(dial_action(admin_client, parse(voice(admin_client)), "completed", 200, "30"))
+    queue = buyer(demo, "queue")
+    row = admin_client.post(f"/buyers/{queue.id}/resume", headers=HX).text
+    assert "<html" not in row and "1 offered" in row and "1 answered (100%)" in row
+    fragment = admin_client.get("/buyers/?q=agent", headers=HX).text
+    assert "1 offered" in fragment
 
 
 def test_never_shows_sip_password(admin_client, demo):

@@ -1,18 +1,37 @@
-"""Buyers: the list page (active search, pause/resume and delete inline).
+"""Buyers: the list page (active search, health, pause/resume and delete inline) and the editor.
 
-The buyer editor comes later. SIP passwords never reach a template from here: the rows show only
-whether one is set (``Buyer.has_sip_password``).
+The editor (``/buyers/new``, ``/buyers/<id>/edit``) is one form that works without JavaScript;
+htmx enhances it through the endpoints below, each of which answers a plain form post with the
+whole editor page and an htmx request with just its fragment (``htmx.render``):
+
+* ``check``: the messages of one field as the user types (``?field=number``, ``headers-2-name``);
+* ``sip_section``: the SIP section, swapped in when the Number starts with ``sip:``;
+* ``preview``: TwiML and INVITE for the sample call, made by the webhook's own code;
+* ``sample``: the sample call's fields filled from the chosen tracking number;
+* ``tokens``: the token help for the chosen campaigns.
+
+"Add Header" and "Remove" are submit buttons of the form itself (``action=add-header`` /
+``remove-header-N``): they change the rows and save nothing.
+
+SIP passwords never reach a template: only whether one is stored (``Buyer.has_sip_password``);
+the preview masks it.
 """
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from .. import calllog
+from ..buyer_form import FORM, HEADERS, BuyerEditor
 from ..extensions import db
 from ..forms import get_or_404, like, list_url, paginate, safe_back, search_text
-from ..htmx import is_htmx, render
+from ..htmx import is_htmx, redirect_to, removed, render
 from ..models import Buyer, CampaignBuyer
+from ..validation import ascii_int
 
 bp = Blueprint("buyers", __name__, url_prefix="/buyers")
+
+PAGE = "buyers/edit.html"
 
 
 @bp.after_request
@@ -20,6 +39,8 @@ def vary_on_htmx(response):
     response.vary.add("HX-Request")
     return response
 
+
+# --- list --------------------------------------------------------------------------------------
 
 @bp.route("/")
 def index():
@@ -33,6 +54,7 @@ def index():
                               Buyer.ref.ilike(pattern, escape="\\")))
     results = paginate(stmt)
     return render("buyers/index.html", "buyers/partial/rows.html", results=results, q=q,
+                  healths=calllog.buyer_health([b.id for b in results.items]),
                   next_url=list_url())
 
 
@@ -42,6 +64,7 @@ def _set_paused(id: int, paused: bool):
     db.session.commit()
     if is_htmx():
         return render_template("buyers/partial/row.html", buyer=buyer,
+                               healths=calllog.buyer_health([buyer.id]),
                                next_url=safe_back(url_for(".index")))
     flash(f"{'Paused' if paused else 'Resumed'} buyer {buyer.name}.", "success")
     return redirect(safe_back(url_for(".index")))
@@ -64,7 +87,128 @@ def delete(id):
     # Its routing entries and headers go with it; past calls keep the attempt, without buyer.
     db.session.delete(buyer)
     db.session.commit()
+    return removed(f"Deleted buyer {name}.", safe_back(url_for(".index")))
+
+
+# --- editor ------------------------------------------------------------------------------------
+
+def _buyer(id):
+    return None if id is None else get_or_404(Buyer, id)
+
+
+def _page(ed: BuyerEditor, partial: str, status: int = 200, **extra):
+    """The editor page, or ``partial`` for htmx; health and campaigns only on the full page."""
+    health = None
+    if ed.buyer is not None and not is_htmx():
+        health = calllog.buyer_health([ed.buyer.id]).get(ed.buyer.id)
+    return render(PAGE, partial, ed=ed, health=health, **extra), status
+
+
+def _saved(buyer: Buyer, verb: str):
+    flash(f"Buyer {buyer.name} {verb}.", "success")
+    return redirect_to(url_for(".edit", id=buyer.id))
+
+
+def _editor_post(ed: BuyerEditor):
+    """A submit of the editor form: Add Header / Remove (rows only) or Save."""
+    action = request.form.get("action", "save")
+    if action == "add-header":
+        ed.add_header()
+        return _rows_changed(ed)
+    if action.startswith("remove-header-"):
+        index = ascii_int(action.removeprefix("remove-header-"), 9999)
+        if index is None:
+            abort(400)
+        ed.remove_header(index)
+        return _rows_changed(ed)
+    if action != "save":
+        abort(400)
+    creating = ed.buyer is None
+    buyer = ed.save()
+    if buyer is not None:
+        return _saved(buyer, "created" if creating else "saved")
+    return _page(ed, "buyers/partial/form.html", 422 if is_htmx() else 200)
+
+
+def _rows_changed(ed: BuyerEditor):
+    response = make_response(*_page(ed, "buyers/partial/headers.html"))
     if is_htmx():
-        return ""
-    flash(f"Deleted buyer {name}.", "success")
-    return redirect(safe_back(url_for(".index")))
+        response.headers["HX-Trigger-After-Settle"] = "preview-refresh"
+    return response
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    ed = BuyerEditor()
+    if request.method == "POST":
+        return _editor_post(ed)
+    return _page(ed, "buyers/partial/form.html")
+
+
+@bp.route("/<int:id>/edit", methods=["GET", "POST"])
+def edit(id):
+    ed = BuyerEditor(get_or_404(Buyer, id))
+    if request.method == "POST":
+        return _editor_post(ed)
+    return _page(ed, "buyers/partial/form.html")
+
+
+def _field_arg() -> str:
+    field = request.args.get("field", "")
+    if len(field) > 64 or not all(c.isalnum() or c in "_-" for c in field):
+        abort(400)
+    return field
+
+
+@bp.post("/check", defaults={"id": None})
+@bp.post("/<int:id>/check")
+def check(id):
+    """Messages of one field (``?field=``) as the user types; a plain post checks the whole form.
+
+    Header fields also refresh the other rows' name messages (duplicates) and the limit message
+    out of band; the Number refreshes the limit message (it only applies to SIP URIs).
+    """
+    field = _field_arg()
+    ed = BuyerEditor(_buyer(id), submitted=True)
+    oob = []
+    if field.startswith("headers-"):
+        # Another row's duplicate-name message may have changed; blank rows are left alone.
+        oob = [entry.form.name.id for entry in ed.form.headers.entries
+               if entry.form.name.id != field and (entry.form.name.data or "").strip()]
+        oob.append(HEADERS)
+    elif field == "number":
+        oob = [HEADERS]
+    return _page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)
+
+
+@bp.post("/sip-section", defaults={"id": None})
+@bp.post("/<int:id>/sip-section")
+def sip_section(id):
+    ed = BuyerEditor(_buyer(id), submitted=True)
+    return _page(ed, "buyers/partial/sip.html")
+
+
+@bp.post("/preview", defaults={"id": None})
+@bp.post("/<int:id>/preview")
+def preview(id):
+    ed = BuyerEditor(_buyer(id), submitted=True)
+    return _page(ed, "buyers/partial/preview.html")
+
+
+@bp.post("/sample", defaults={"id": None})
+@bp.post("/<int:id>/sample")
+def sample(id):
+    """The sample call's fields filled in from the chosen tracking number (caller kept)."""
+    ed = BuyerEditor(_buyer(id), submitted=True)
+    ed.reset_sample(ed.number_by_id(ed.form.sample.number.data))
+    response = make_response(*_page(ed, "buyers/partial/sample.html"))
+    if is_htmx():
+        response.headers["HX-Trigger-After-Settle"] = "preview-refresh"
+    return response
+
+
+@bp.post("/tokens", defaults={"id": None})
+@bp.post("/<int:id>/tokens")
+def tokens(id):
+    ed = BuyerEditor(_buyer(id), submitted=True)
+    return _page(ed, "buyers/partial/tokens.html")

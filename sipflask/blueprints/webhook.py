@@ -40,7 +40,7 @@ def _xml(body: str) -> Response:
     return Response(body, mimetype="text/xml")
 
 
-def _action_url(call, position: int) -> str:
+def action_url(call, position: int) -> str:
     """Where Twilio reports attempt ``position`` of ``call`` (anything with a ``uuid``)."""
     return public_url(url_for("webhook.dial_action", call_uuid=call.uuid, position=position))
 
@@ -64,13 +64,13 @@ def answers_twiml(view):
 @bp.post("/voice")
 @answers_twiml
 def voice():
-    return callflow.start_call(request.form, _action_url)
+    return callflow.start_call(request.form, action_url)
 
 
 @bp.post("/dial-action/<call_uuid>/<int:position>")
 @answers_twiml
 def dial_action(call_uuid, position):
-    return callflow.dial_action(call_uuid, position, request.form, _action_url)
+    return callflow.dial_action(call_uuid, position, request.form, action_url)
 
 
 @bp.post("/status")

@@ -1,0 +1,109 @@
+"""The buyer editor's live preview: a sample call run through the webhook's own code.
+
+A :class:`SampleCall` (caller, tracking number, publisher, sub_id, tags as the user typed them)
+becomes a :class:`sipflask.plugins.CallInfo` like the one the voice webhook builds from a stored
+call; plugin token values are added the way ``callflow.start_call`` adds them; then
+``callflow.token_values`` and ``callflow.plan_for`` -- the functions the webhook runs for every
+attempt -- produce the TwiML and the headers. Nothing is written to the database.
+
+The SIP password never enters the preview: the buyer spec carries :data:`MASK` in its place
+whenever a password would be sent, so the TwiML shows ``password="********"`` exactly where the
+webhook puts the real one.
+"""
+from __future__ import annotations
+
+import copy
+from xml.dom import minidom
+from dataclasses import dataclass, field
+
+
+from . import callflow, plugins
+from .blueprints import webhook
+from .attempts import AttemptPlan, BuyerSpec
+from .invite import Invite, build_invite
+from .models import Number, Publisher
+
+MASK = "********"
+# A sample call's uuid and key: every real call gets its own (a random UUID4 and 256-bit key).
+SAMPLE_UUID = "5d0c7a36-2f4b-4c1e-9a57-8b3e1f6d2c90"
+SAMPLE_KEY = "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d0f"
+DEFAULT_CALLER = "+14155552671"
+
+
+@dataclass
+class SampleCall:
+    caller: str = DEFAULT_CALLER
+    number: Number | None = None
+    publisher: Publisher | None = None
+    sub_id: str = ""
+    tags: dict = field(default_factory=dict)
+
+
+def call_info(sample: SampleCall) -> plugins.CallInfo:
+    """The CallInfo the webhook would build for a call like ``sample`` (see plugins.call_info)."""
+    number = sample.number
+    campaign = number.campaign if number is not None else None
+    publisher = sample.publisher
+    return plugins.CallInfo(
+        uuid=SAMPLE_UUID, key=SAMPLE_KEY, caller=sample.caller or "",
+        called=number.number if number is not None else "",
+        campaign_id=campaign.id if campaign else None,
+        campaign_ref=campaign.ref if campaign else "",
+        campaign_name=campaign.name if campaign else "",
+        campaign_settings=copy.deepcopy(campaign.settings or {}) if campaign else {},
+        publisher_id=publisher.id if publisher else None,
+        afid=publisher.afid if publisher else "",
+        sub_id=sample.sub_id or "",
+        tags={str(k): str(v) for k, v in (sample.tags or {}).items()},
+    )
+
+
+@dataclass
+class Preview:
+    info: plugins.CallInfo
+    values: dict
+    plan: AttemptPlan
+    invite: Invite | None
+    failures: list
+    action: str
+
+    @property
+    def twiml(self) -> str:
+        return self.plan.twiml
+
+    @property
+    def error(self) -> str | None:
+        return self.plan.error
+
+    @property
+    def twiml_pretty(self) -> str:
+        return pretty_xml(self.plan.twiml)
+
+
+def pretty_xml(xml: str) -> str:
+    """TwiML with one element a line, for reading (declaration and escaping unchanged)."""
+    if not xml:
+        return ""
+    declaration = ""
+    if xml.startswith("<?xml"):
+        end = xml.index("?>") + 2
+        declaration, xml = xml[:end] + "\n", xml[end:]
+    text = minidom.parseString(xml).documentElement.toprettyxml(indent="  ")
+    return declaration + "\n".join(line for line in text.splitlines() if line.strip())
+
+
+def build(spec: BuyerSpec, sample: SampleCall, buyer_id: int | None) -> Preview:
+    """Plan the first attempt of ``sample`` to ``spec`` with the webhook's functions.
+
+    ``spec.sip_password`` must already be :data:`MASK` or empty (see the module docstring).
+    """
+    if spec.sip_password not in ("", MASK):
+        raise ValueError("the preview never handles a real SIP password")
+    info, failures = callflow.with_plugin_values(call_info(sample))
+    values = callflow.token_values(info, buyer_id)
+    action = webhook.action_url(info, 0)
+    planned = callflow.plan_for(info, spec, values, action)
+    invite = build_invite(planned.plan, info.caller, sip_username=spec.sip_username,
+                          has_password=bool(spec.sip_password))
+    return Preview(info=info, values=values, plan=planned.plan, invite=invite,
+                   failures=failures + planned.failures, action=action)

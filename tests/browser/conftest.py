@@ -1,0 +1,100 @@
+"""Browser tests: the real app served by werkzeug on a free 127.0.0.1 port, driven by Playwright
+through Debian's Chromium (``/usr/bin/chromium``), headless.
+
+The app runs on a SQLite file with the demo data and one known user, with CSRF on, as in
+production. Without Chromium the tests are skipped with the reason -- except under ``CI=true``,
+where they must run and a missing browser fails them.
+"""
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from sipflask import create_app
+from sipflask.extensions import db
+
+from .support import CHROMIUM, CHROMIUM_ARGS, EMAIL, IN_CI, PASSWORD
+
+
+def _need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}: the browser tests must run in CI.")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _need(Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK),
+          f"{CHROMIUM} is missing (apt-get install chromium; scripts/test.sh does it as root)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover
+        _need(False, "the playwright package is not installed (pip install -e .[test])")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    from sipflask.models import User
+    app = create_app({
+        "TESTING": False,
+        "SECRET_KEY": "browser-test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
+        "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
+        "PUBLIC_URL": "https://sipflask.test",
+        "PLUGINS_DIR": str(tmp_path / "plugins"),
+        "PLUGINS_ALLOW": [],
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    })
+    with app.app_context():
+        db.create_all()
+        user = User(email=EMAIL, role="admin")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(live_app):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1360, "height": 1000}, base_url=live_server)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def logged_in(page):
+    page.goto("/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+    return page
