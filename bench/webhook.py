@@ -458,7 +458,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, help="stored calls for the big-table run "
                     "(default 1,000,000; quick 100,000; 0 skips it)")
     ap.add_argument("--sipflask-target", default="sipflask:create_app()",
-                    help="gunicorn app for sipflask (e.g. bench.variant_app:app)")
+                    help="gunicorn app for sipflask (default sipflask:create_app())")
     ap.add_argument("--sipflask-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the sipflask server only (repeatable)")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the PG database at the end")
