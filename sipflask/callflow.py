@@ -314,6 +314,12 @@ def route_next(state: CallState, action_url) -> str:
         if info.campaign_id is not None else {}
     day = caps.today()
     cands = [_candidate(b, state.tried, day) for b in buyers.values()]
+    # A new call's row goes in first: a repeated webhook fails here (unique CallSid) before
+    # any buyer is reserved, and the buyer's row stays locked only from the reserving UPDATE
+    # to the COMMIT two statements later.
+    inserted_now = state.id is None
+    if inserted_now:
+        _write_call(state, "routing")
     skipped: list[dict] = []
     rows: list[dict] = []  # attempts to insert
     chosen_plan = None
@@ -373,7 +379,8 @@ def route_next(state: CallState, action_url) -> str:
         chosen_plan = plan
         break
     if chosen_plan is not None:
-        _write_call(state, "routing")
+        if not inserted_now:
+            _write_call(state, "routing")
     else:
         reason = "no buyer available" + (
             ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else "")
