@@ -89,8 +89,9 @@ def create_app(test_config=None) -> Flask:
     from .blueprints import register_blueprints
     register_blueprints(app)
 
-    from . import errors, plugins
+    from . import errors, htmx, plugins
     errors.init_app(app)
+    htmx.init_app(app)
     plugins.init_app(app)
 
     cli.init_app(app)

@@ -30,7 +30,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, PasswordField, Ra
 
 from . import callflow, preview, sip, tokens, validation
 from .extensions import db
-from .forms import _check_ref, _unique, parse_tags, suggest_ref, tags_text
+from .forms import check_ref_field, check_unique, parse_tags, suggest_ref, tags_text
 from .models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
 from .validation import ascii_int
 
@@ -166,10 +166,6 @@ class BuyerEditor:
     def selected_campaign_ids(self) -> set[int]:
         return {n for n in (ascii_int(x) for x in (self.form.campaigns.data or [])) if n}
 
-    @property
-    def selected_campaigns(self) -> list[Campaign]:
-        ids = self.selected_campaign_ids
-        return [c for c in self.all_campaigns if c.id in ids]
 
     @cached_property
     def known_tags(self) -> list[str]:
@@ -274,8 +270,8 @@ class BuyerEditor:
         report, clean = validation.check_buyer(
             rec, default_region=current_app.config.get("DEFAULT_REGION"),
             known_tokens=self.known_tags)
-        _check_ref(report, rec, creating=self.buyer is None)
-        _unique(report, Buyer, "ref", rec["ref"], self.buyer,
+        check_ref_field(report, rec, creating=self.buyer is None)
+        check_unique(report, Buyer, "ref", rec["ref"], self.buyer,
                 "Ref {value!r} is already used by buyer {other.name!r}.")
         if self.is_sip:
             typed = rec["sip_password"]

@@ -296,7 +296,7 @@ def _candidate(b: directory.BuyerRow, tried: set, day) -> routing.Candidate:
     return routing.Candidate(
         buyer_id=b.id, priority=b.priority, weight=b.weight, paused=b.paused,
         concurrency_cap=b.concurrency_cap, active_calls=b.active_calls,
-        daily_cap=b.daily_cap, calls_today=b.calls_today if b.calls_day == day else 0,
+        daily_cap=b.daily_cap, calls_today=caps.counts_today(b, day),
         tried=b.id in tried)
 
 
@@ -469,6 +469,6 @@ def _int_or_none(value) -> int | None:
 
 
 def _short(value, limit: int = 80) -> str:
-    """For log lines: a caller-supplied value, cut short (a 200 KB ``To`` is not a log line)."""
-    text = str(value)
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    """For log lines: a caller-supplied value, quoted and cut short (a 200 KB ``To`` is not a
+    log line)."""
+    return inbound.short(str(value), limit)

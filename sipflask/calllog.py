@@ -22,6 +22,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from .extensions import db
 from .models import Attempt, Buyer, Call, Campaign, Publisher, utcnow
+from .redact import MIN_MASKED_LENGTH
 from .validation import ascii_int
 
 # --- statuses -------------------------------------------------------------------------------
@@ -145,12 +146,6 @@ def source_label(source: str | None) -> str:
 
 # --- masking ---------------------------------------------------------------------------------
 
-MASK = "********"
-# sip:user:password@host -- never produced by sipflask, masked anyway should one be typed.
-_USERINFO_PASSWORD = re.compile(r"(?i)(sips?:[^:@;?\s]*):[^@;?\s]*@")
-MIN_MASKED_LENGTH = 4
-
-
 def secrets_for(buyers: Iterable[Buyer | None]) -> list[str]:
     """The SIP passwords of ``buyers``, only to mask them in what a page shows."""
     found = []
@@ -163,17 +158,6 @@ def secrets_for(buyers: Iterable[Buyer | None]) -> list[str]:
             if len(password) >= MIN_MASKED_LENGTH:
                 found.append(password)
     return sorted(set(found), key=len, reverse=True)
-
-
-def redact(text, secrets: Iterable[str] = ()) -> str:
-    """``text`` with any URI password and any of ``secrets`` replaced by a mask."""
-    if text is None:
-        return ""
-    text = _USERINFO_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", str(text))
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return text
 
 
 # --- filters ---------------------------------------------------------------------------------

@@ -50,10 +50,10 @@ def refusal(buyer_id: int, day: date | None = None) -> str:
         Buyer.calls_today, Buyer.calls_day).where(Buyer.id == buyer_id)).first()
     if row is None:
         return "deleted"
-    day = day or today()
     reason = skip_reason(Candidate(
-        buyer_id=buyer_id, priority=0, weight=1, paused=row[0], concurrency_cap=row[1],
-        active_calls=row[2], daily_cap=row[3], calls_today=row[4] if row[5] == day else 0))
+        buyer_id=buyer_id, priority=0, weight=1, paused=row.paused,
+        concurrency_cap=row.concurrency_cap, active_calls=row.active_calls,
+        daily_cap=row.daily_cap, calls_today=counts_today(row, day)))
     return reason or "cap reached (taken by a concurrent call)"
 
 
@@ -73,7 +73,9 @@ def release(attempt: Attempt) -> bool:
     return True
 
 
-def counts_today(buyer: Buyer, day: date | None = None) -> int:
-    """Calls the buyer has been offered today (the stored counter belongs to calls_day)."""
+def counts_today(buyer, day: date | None = None) -> int:
+    """Calls the buyer has been offered today (the stored counter belongs to calls_day).
+
+    ``buyer`` is anything with ``calls_today`` and ``calls_day`` (a Buyer, a directory row)."""
     day = day or today()
     return buyer.calls_today if buyer.calls_day == day else 0

@@ -94,7 +94,7 @@ def apply_report(form: FlaskForm, report: validation.Report,
             form.form_errors.extend(f"{path}: {m}" if path else m for m in messages)
 
 
-def _unique(report: validation.Report, model, attr: str, value, current, message: str) -> None:
+def check_unique(report: validation.Report, model, attr: str, value, current, message: str) -> None:
     """Report ``message`` on ``attr`` if another row of ``model`` already holds ``value``."""
     if not value or report.errors.get(attr):
         return
@@ -144,7 +144,7 @@ def suggest_ref(model, name: str) -> str:
     return ref
 
 
-def _check_ref(report: validation.Report, rec: dict, creating: bool) -> None:
+def check_ref_field(report: validation.Report, rec: dict, creating: bool) -> None:
     # Left empty on create with no name to make it from: "Name is required" says what to do.
     if creating and not rec["ref"] and report.errors.get("name"):
         return
@@ -180,10 +180,10 @@ def save_publisher(form: PublisherForm, publisher: Publisher | None = None) -> P
 
     def check() -> validation.Report:
         report = validation.check_publisher(rec)
-        _check_ref(report, rec, creating=publisher is None)
-        _unique(report, Publisher, "ref", rec["ref"], publisher,
+        check_ref_field(report, rec, creating=publisher is None)
+        check_unique(report, Publisher, "ref", rec["ref"], publisher,
                 "Ref {value!r} is already used by publisher {other.name!r}.")
-        _unique(report, Publisher, "afid", rec["afid"], publisher,
+        check_unique(report, Publisher, "afid", rec["afid"], publisher,
                 "AFID {value!r} already belongs to publisher {other.name!r}.")
         return report
 
@@ -228,8 +228,8 @@ def save_campaign(form: CampaignForm, campaign: Campaign | None = None) -> Campa
 
     def check() -> validation.Report:
         report = validation.check_campaign(rec)
-        _check_ref(report, rec, creating=campaign is None)
-        _unique(report, Campaign, "ref", rec["ref"], campaign,
+        check_ref_field(report, rec, creating=campaign is None)
+        check_unique(report, Campaign, "ref", rec["ref"], campaign,
                 "Ref {value!r} is already used by campaign {other.name!r}.")
         return report
 
@@ -371,7 +371,7 @@ def save_number(form: NumberForm, number: Number | None = None) -> Number | None
             report.error("campaign", "That campaign no longer exists; choose another.")
         if rec["publisher"] and rec["publisher"] not in publishers:
             report.error("publisher", "That publisher no longer exists; choose another.")
-        _unique(report, Number, "number", e164, number,
+        check_unique(report, Number, "number", e164, number,
                 "{value} is already a tracking number of campaign {other.campaign.name!r}.")
         return report
 

@@ -29,3 +29,11 @@ def removed(message: str, back: str):
         return ""
     flash(message, "success")
     return redirect(back)
+
+
+def init_app(app):
+    @app.after_request
+    def vary_on_htmx(response):
+        # The same URL answers with a fragment or a full page: caches must keep them apart.
+        response.vary.add("HX-Request")
+        return response

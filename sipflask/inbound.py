@@ -140,10 +140,6 @@ class IpEntry:
         """How sipflask stores and shows it: ``203.0.113.7`` or ``203.0.113.0/24``."""
         return self.address if self.prefix == 32 else f"{self.address}/{self.prefix}"
 
-    @classmethod
-    def from_text(cls, text: str) -> "IpEntry":
-        return parse_ip(text)
-
 
 def parse_ip(text: str) -> IpEntry:
     """``203.0.113.7``, ``203.0.113.0/24`` -> IpEntry; ValueError with a user-facing message."""
@@ -248,7 +244,7 @@ class Decision:
         return self.reject_reason is not None
 
 
-def _short(text: str, limit: int = 160) -> str:
+def short(text: str, limit: int = 160) -> str:
     text = CONTROL_RE.sub("?", text)
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
@@ -282,29 +278,29 @@ def classify(params: Mapping[str, str], settings_name: str | None, enabled: bool
     ours = domain_names(name) if name else ()
     if domain not in ours:
         listed = " or ".join(ours) if ours else "none: no base name is set"
-        return Decision(None, f"SIP call on domain {_short(domain, 100)}, which is not one of "
+        return Decision(None, f"SIP call on domain {short(domain, 100)}, which is not one of "
                               f"sipflask's inbound SIP domains ({listed}).", domain)
     if not enabled:
         return Decision(None, f"SIP call on {domain}, but inbound SIP is disabled.", domain)
     if not sip.is_sip(to):
-        return Decision(None, f"SIP call on {domain} whose To {_short(to)} is not a SIP URI.",
+        return Decision(None, f"SIP call on {domain} whose To {short(to)} is not a SIP URI.",
                         domain)
     try:
         user = sip.parse_sip_uri(to.split("?", 1)[0]).user or ""
     except sip.SipUriError as exc:
-        return Decision(None, f"SIP call on {domain} to {_short(to)}: {exc}", domain)
+        return Decision(None, f"SIP call on {domain} to {short(to)}: {exc}", domain)
     # Some PBXs send '+' as %2B. unquote, never unquote_plus: '+' is literal in SIP.
     user = unquote(user)
     if not user.startswith("+"):
-        return Decision(None, f"SIP call to {_short(to)}: the user part must be the tracking "
+        return Decision(None, f"SIP call to {short(to)}: the user part must be the tracking "
                               f"number in E.164, with + and the country code "
                               f"(e.g. sip:{_EXAMPLE_NUMBER}@{domain}).", domain)
     try:
         e164 = phone.normalise_e164(user)
     except phone.PhoneError as exc:
-        return Decision(None, f"SIP call to {_short(to)}: {exc}", domain)
+        return Decision(None, f"SIP call to {short(to)}: {exc}", domain)
     if e164 != user:
-        return Decision(None, f"SIP call to {_short(to)}: the user part must be exactly the "
+        return Decision(None, f"SIP call to {short(to)}: the user part must be exactly the "
                               f"E.164 number ({e164}), without spaces or punctuation.", domain)
     return Decision(number=e164, sip_domain=domain)
 

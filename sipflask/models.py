@@ -15,7 +15,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignK
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import crypto
+from . import crypto, sip
 from .extensions import db
 
 
@@ -42,7 +42,6 @@ class TZDateTime(db.TypeDecorator):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    ROLES = ("admin", "member")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -166,7 +165,7 @@ class Buyer(db.Model):
 
     @property
     def is_sip(self) -> bool:
-        return self.number.strip().lower().startswith(("sip:", "sips:"))
+        return sip.is_sip(self.number)
 
     @property
     def has_sip_password(self) -> bool:

@@ -31,7 +31,6 @@ from .validation import CONTROL_RE, TAG_KEY_RE
 
 log = logging.getLogger("sipflask.postbacks")
 
-RESERVED = ("key", "uuid", "revenue")
 MAX_TAGS = 50
 MAX_VALUE = 500
 MAX_REVENUE = Decimal("9999999999.99")  # Numeric(12, 2)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 
 from . import callflow, plugins
-from .blueprints import webhook
 from .attempts import AttemptPlan, BuyerSpec
 from .invite import Invite, build_invite
 from .models import Number, Publisher
+from .redact import MASK
+from .urls import dial_action_url
 
-MASK = "********"
 # A sample call's uuid and key: every real call gets its own (a random UUID4 and 256-bit key).
 SAMPLE_UUID = "5d0c7a36-2f4b-4c1e-9a57-8b3e1f6d2c90"
 SAMPLE_KEY = "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d0f"
@@ -101,7 +101,7 @@ def build(spec: BuyerSpec, sample: SampleCall, buyer_id: int | None) -> Preview:
         raise ValueError("the preview never handles a real SIP password")
     info, failures = callflow.with_plugin_values(call_info(sample))
     values = callflow.token_values(info, buyer_id)
-    action = webhook.action_url(info, 0)
+    action = dial_action_url(info, 0)
     planned = callflow.plan_for(info, spec, values, action)
     invite = build_invite(planned.plan, info.caller, sip_username=spec.sip_username,
                           has_password=bool(spec.sip_password))

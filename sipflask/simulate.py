@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from .redact import MASK
+
 RETRYABLE = ("busy", "no-answer", "failed", "canceled")
 OUTCOMES = RETRYABLE + ("completed",)
 _PASSWORD_ATTR = re.compile(r'(password=")[^"]*(")')
@@ -61,7 +63,8 @@ class Step:
     def masked_body(self) -> str:
         """The body with the SIP password and the call's postback key masked (a terminal's
         scrollback is no place for either; the call page shows the key to admins)."""
-        return _KEY_HEADER.sub(r"\1********", _PASSWORD_ATTR.sub(r"\1********\2", self.body))
+        masked = _PASSWORD_ATTR.sub(rf"\g<1>{MASK}\2", self.body)
+        return _KEY_HEADER.sub(rf"\g<1>{MASK}", masked)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Absolute URLs as Twilio sees them (behind a TLS proxy that differs from what Flask sees)."""
-from flask import current_app, request
+from flask import current_app, request, url_for
 
 
 def public_url(path: str) -> str:
@@ -17,3 +17,9 @@ def signed_url() -> str:
         return request.url
     query = request.query_string.decode()
     return base.rstrip("/") + request.path + (("?" + query) if query else "")
+
+
+def dial_action_url(call, position: int) -> str:
+    """Where Twilio reports attempt ``position`` of ``call`` (anything with a ``uuid``): the
+    ``<Dial action>`` of the webhook's TwiML and of the buyer editor's preview."""
+    return public_url(url_for("webhook.dial_action", call_uuid=call.uuid, position=position))

@@ -100,11 +100,15 @@ def _int(report: Report, rec: dict, key: str, *, default, minimum=0, maximum=Non
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         report.error(key, f"{label} must be a whole number.")
         return default
-    try:
-        value = int(value)
-    except ValueError:
-        report.error(key, f"{label} must be a whole number.")
-        return default
+    if isinstance(value, str):
+        # ascii_int, not int(): int() reads "1_0" as 10 and Arabic-Indic digits as numbers.
+        text = value.strip()
+        negative = text.startswith("-")
+        parsed = ascii_int(text[1:] if negative else text, maximum=10**9)
+        if parsed is None:
+            report.error(key, f"{label} must be a whole number.")
+            return default
+        value = -parsed if negative else parsed
     if value < minimum or (maximum is not None and value > maximum):
         rng = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         report.error(key, f"{label} must be {rng}.")

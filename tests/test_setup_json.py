@@ -96,6 +96,9 @@ BAD_CASES = [
      "buyers[0].sip_headers"),
     (lambda d: d["buyers"][0].update(timeout=0), "buyers[0].timeout"),
     (lambda d: d["buyers"][0].update(priority="high"), "buyers[0].priority"),
+    # int() would read these as 10 and 3: only plain ASCII digits are numbers here.
+    (lambda d: d["buyers"][0].update(priority="1_0"), "buyers[0].priority"),
+    (lambda d: d["buyers"][0].update(weight="\u0663"), "buyers[0].weight"),
     (lambda d: d["numbers"][0].update(number="+1555"), "numbers[0].number"),
     (lambda d: d["numbers"][0].update(campaign="nope"), "numbers[0].campaign"),
     (lambda d: d["numbers"][0].update(tags={"Bad Key": "x"}), "numbers[0].tags"),

@@ -9,6 +9,7 @@ from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from ..extensions import db, login_manager
+from ..htmx import is_htmx
 from ..models import User
 
 bp = Blueprint("auth", __name__)
@@ -33,7 +34,7 @@ def require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
         return None
     if not current_user.is_authenticated:
-        if request.headers.get("HX-Request") == "true":
+        if is_htmx():
             # htmx would follow a redirect and put the login page inside a table cell:
             # tell it to load the login page as a whole page instead.
             response = make_response("", 401)

@@ -34,10 +34,6 @@ bp = Blueprint("buyers", __name__, url_prefix="/buyers")
 PAGE = "buyers/edit.html"
 
 
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 # --- list --------------------------------------------------------------------------------------

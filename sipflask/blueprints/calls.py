@@ -2,7 +2,7 @@
 
 Both pages refresh themselves with htmx while a call they show is still live, and stop once none
 is (the partial carries its ``hx-trigger="every 3s"`` only then). SIP passwords never reach these
-templates; recorded values go through ``calllog.redact`` in case one was ever typed into a URI or
+templates; recorded values go through ``redact.redact`` in case one was ever typed into a URI or
 a header value.
 """
 import csv
@@ -18,6 +18,7 @@ from .. import calllog, postbacks
 from ..extensions import db
 from ..forms import paginate
 from ..htmx import render
+from ..redact import redact
 from ..models import Attempt, Call, utcnow
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
@@ -26,10 +27,6 @@ _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 POLL_EVERY = "3s"
 
 
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.app_template_global("sip_explain")
@@ -86,9 +83,9 @@ def detail(uuid):
         # members see the call, admins (who help buyers set up postbacks) also see the key.
         secrets.append(call.key)
 
-    def redact(value):
-        return calllog.redact(value, secrets)
+    def mask(value):
+        return redact(value, secrets)
 
     return render("calls/detail.html", "calls/partial/detail.html", call=call,
                   postbacks=postbacks.postbacks_for(call), live=calllog.is_live(call.status),
-                  poll_every=POLL_EVERY, redact=redact, calllog=calllog)
+                  poll_every=POLL_EVERY, redact=mask, calllog=calllog)

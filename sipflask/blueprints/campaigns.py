@@ -16,10 +16,6 @@ from ..models import Campaign, CampaignBuyer, Number
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 def number_counts(ids) -> dict[int, int]:

@@ -17,8 +17,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from flask import (Blueprint, abort, flash, has_request_context, make_response, redirect,
-                   render_template, request, url_for)
+from flask import (Blueprint, abort, flash, has_request_context, render_template, request, url_for)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -26,7 +25,7 @@ from wtforms import BooleanField, StringField
 
 from .. import inbound, provisioning
 from ..extensions import db
-from ..htmx import is_htmx
+from ..htmx import is_htmx, redirect_to
 from ..models import InboundCredential, InboundIp, utcnow
 from ..validation import ascii_int
 
@@ -45,10 +44,6 @@ def admins_only():
         abort(403)
 
 
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 # --- SIP addresses for the numbers pages --------------------------------------------------------
@@ -276,12 +271,7 @@ def index():
                      status=422 if is_htmx() else 200, unsaved=True)
     _save(form, creds, entries)
     flash("Inbound SIP settings saved. Sync to Twilio to apply them there.", "success")
-    target = url_for(".index")
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(url_for(".index"))
 
 
 @bp.post("/sync")

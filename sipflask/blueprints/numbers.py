@@ -4,6 +4,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
+from ..phone import digits_only
 from ..forms import (get_or_404, like, list_url, number_form, paginate, safe_back, save_number,
                      search_text)
 from ..htmx import is_htmx, redirect_to, removed, render
@@ -12,10 +13,6 @@ from ..models import Campaign, Number, Publisher
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
 
 
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.route("/")
@@ -33,7 +30,7 @@ def index():
                  Publisher.name.ilike(pattern, escape="\\"),
                  Publisher.afid.ilike(pattern, escape="\\")]
         # "(888) 222-3333" finds +18882223333: compare the digits typed.
-        digits = "".join(ch for ch in q if "0" <= ch <= "9")
+        digits = digits_only(q)
         if len(digits) >= 3:
             terms.append(Number.number.like(f"%{digits}%"))
         stmt = stmt.where(or_(*terms))

@@ -11,11 +11,6 @@ from ..models import Number, Publisher
 bp = Blueprint("publishers", __name__, url_prefix="/publishers")
 
 
-@bp.after_request
-def vary_on_htmx(response):
-    # The same URL answers with a fragment or a full page: caches must keep them apart.
-    response.vary.add("HX-Request")
-    return response
 
 
 def number_counts(ids) -> dict[int, int]:

@@ -6,13 +6,13 @@ accepts, whatever fails inside: a caller never hears Twilio's "application error
 import logging
 from functools import wraps
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
 from .. import callflow, twiml
 from ..extensions import csrf, db
-from ..urls import public_url, signed_url
+from ..urls import dial_action_url, signed_url
 
 bp = Blueprint("webhook", __name__, url_prefix="/twilio")
 # Twilio can't send our CSRF token; its HMAC signature authenticates the request instead.
@@ -40,11 +40,6 @@ def _xml(body: str) -> Response:
     return Response(body, mimetype="text/xml")
 
 
-def action_url(call, position: int) -> str:
-    """Where Twilio reports attempt ``position`` of ``call`` (anything with a ``uuid``)."""
-    return public_url(url_for("webhook.dial_action", call_uuid=call.uuid, position=position))
-
-
 def answers_twiml(view):
     """Turn any failure inside ``view`` into logged, valid TwiML instead of a 500."""
     @wraps(view)
@@ -64,13 +59,13 @@ def answers_twiml(view):
 @bp.post("/voice")
 @answers_twiml
 def voice():
-    return callflow.start_call(request.form, action_url)
+    return callflow.start_call(request.form, dial_action_url)
 
 
 @bp.post("/dial-action/<call_uuid>/<int:position>")
 @answers_twiml
 def dial_action(call_uuid, position):
-    return callflow.dial_action(call_uuid, position, request.form, action_url)
+    return callflow.dial_action(call_uuid, position, request.form, dial_action_url)
 
 
 @bp.post("/status")

@@ -49,6 +49,7 @@ import pluggy
 from flask import Flask, current_app
 
 from .. import hookspecs, sip
+from ..redact import redact
 from ..hookspecs import hookimpl
 
 __all__ = [
@@ -451,21 +452,15 @@ def _fail(failures: list[PluginFailure], plugin: str, hook: str, error: str) -> 
     failures.append(PluginFailure(plugin, hook, error))
 
 
-MASK = "********"
-
-
 def _report(failures: list[PluginFailure], secrets: Iterable[str]) -> list[PluginFailure]:
     """Mask the call's secrets in the failures' messages, then log them.
 
     A plugin's own error text may quote what it was given (``f"failed for {call}"``): the call's
     postback key or the buyer's SIP password must not reach the log, the call log or a CSV.
     """
-    secrets = [x for x in secrets if x and len(x) >= 4]
     masked = []
     for f in failures:
-        error = f.error
-        for secret in secrets:
-            error = error.replace(secret, MASK)
+        error = redact(f.error, secrets)
         masked.append(PluginFailure(f.plugin, f.hook, error))
         # Who and what went wrong, never the values a plugin returned (they may be secret).
         log.warning("plugin %s skipped in %s: %s", f.plugin, f.hook, error)
