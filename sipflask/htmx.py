@@ -13,6 +13,12 @@ def render(page: str, partial: str, /, **context) -> str:
     return render_template(partial if is_htmx() else page, **context)
 
 
+def invalid_status(has_errors: bool = True) -> int:
+    """The status of a form shown again with its errors: 422 for htmx (the layout's htmx config
+    swaps it in, and nothing caches it as a success), 200 for a plain browser post."""
+    return 422 if has_errors and is_htmx() else 200
+
+
 def redirect_to(target: str):
     """Go to ``target``: a real redirect, or for htmx an ``HX-Redirect`` (which htmx follows as a
     full page load instead of swapping the page into the form)."""

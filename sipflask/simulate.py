@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from .callflow import RETRY_STATUSES
 from .redact import MASK
 
-RETRYABLE = ("busy", "no-answer", "failed", "canceled")
-OUTCOMES = RETRYABLE + ("completed",)
+# What a <Dial> can end with, as Twilio's DialCallStatus says it.
+OUTCOMES = tuple(sorted(RETRY_STATUSES)) + ("completed",)
 _PASSWORD_ATTR = re.compile(r'(password=")[^"]*(")')
 _KEY_HEADER = re.compile(r"(X-PH-RetreaverKey=)[^&<]*")
 

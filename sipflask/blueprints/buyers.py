@@ -25,7 +25,7 @@ from .. import calllog
 from ..buyer_form import FORM, HEADERS, BuyerEditor
 from ..extensions import db
 from ..forms import get_or_404, like, list_url, paginate, safe_back, search_text
-from ..htmx import is_htmx, redirect_to, removed, render
+from ..htmx import invalid_status, is_htmx, redirect_to, removed, render
 from ..models import Buyer, CampaignBuyer
 from ..validation import ascii_int
 
@@ -123,7 +123,7 @@ def _editor_post(ed: BuyerEditor):
     buyer = ed.save()
     if buyer is not None:
         return _saved(buyer, "created" if creating else "saved")
-    return _page(ed, "buyers/partial/form.html", 422 if is_htmx() else 200)
+    return _page(ed, "buyers/partial/form.html", invalid_status())
 
 
 def _rows_changed(ed: BuyerEditor):

@@ -2,28 +2,21 @@
 inline delete (refused while the campaign still has numbers)."""
 from flask import (Blueprint, abort, flash, redirect, render_template, request,
                    url_for)
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..forms import (REF_HINT, add_to_routing, campaign_form, get_or_404, like, list_url,
-                     move_in_routing, paginate, remove_from_routing, routing_form, safe_back,
-                     save_campaign, search_text)
-from ..htmx import is_htmx, redirect_to, removed, render
+                     move_in_routing, number_counts, paginate, remove_from_routing, routing_form,
+                     safe_back, save_campaign, search_text)
+from ..htmx import invalid_status, is_htmx, redirect_to, removed, render
 from ..models import Campaign, CampaignBuyer, Number
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 
 
-
-def number_counts(ids) -> dict[int, int]:
-    if not ids:
-        return {}
-    rows = db.session.execute(select(Number.campaign_id, func.count(Number.id))
-                              .where(Number.campaign_id.in_(ids)).group_by(Number.campaign_id))
-    return dict(rows.all())
 
 
 @bp.route("/")
@@ -37,7 +30,8 @@ def index():
                               Campaign.ref.ilike(pattern, escape="\\")))
     results = paginate(stmt)
     return render("campaigns/index.html", "campaigns/partial/rows.html", results=results, q=q,
-                  counts=number_counts([c.id for c in results.items]), next_url=list_url())
+                  counts=number_counts(Number.campaign_id, [c.id for c in results.items]),
+                  next_url=list_url())
 
 
 def _saved(campaign, verb, target):
@@ -58,7 +52,7 @@ def new():
     if campaign is not None:
         # Straight to its page: the routing list and numbers are set up there.
         return _saved(campaign, "created", url_for(".edit", id=campaign.id))
-    status = 422 if form.errors and is_htmx() else 200
+    status = invalid_status(bool(form.errors))
     return render("campaigns/form.html", "campaigns/partial/form.html", form=form,
                   campaign=None, ref_hint=REF_HINT), status
 
@@ -69,7 +63,7 @@ def edit(id):
     form = campaign_form(campaign)
     if save_campaign(form, campaign) is not None:
         return _saved(campaign, "saved", url_for(".edit", id=campaign.id))
-    status = 422 if form.errors and is_htmx() else 200
+    status = invalid_status(bool(form.errors))
     return render("campaigns/form.html", "campaigns/partial/form.html", form=form,
                   ref_hint=REF_HINT, **_edit_context(campaign)), status
 
@@ -106,7 +100,7 @@ def _routing_response(campaign, form=None, message=None):
     if form is not None and form.errors:
         ctx = _edit_context(campaign)
         ctx["routing"] = form  # keeps the choice made and its error
-        status = 422 if is_htmx() else 200
+        status = invalid_status()
         return render("campaigns/form.html", "campaigns/partial/routing.html",
                       form=campaign_form(campaign), ref_hint=REF_HINT, **ctx), status
     if is_htmx():

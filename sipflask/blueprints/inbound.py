@@ -25,7 +25,7 @@ from wtforms import BooleanField, StringField
 
 from .. import inbound, provisioning
 from ..extensions import db
-from ..htmx import is_htmx, redirect_to
+from ..htmx import invalid_status, is_htmx, redirect_to
 from ..models import InboundCredential, InboundIp, utcnow
 from ..validation import ascii_int
 
@@ -268,7 +268,7 @@ def index():
     ok, entries = _validate(form, creds, ips)
     if not ok:
         return _page(form, creds or [CredRow()], ips or [IpRow()],
-                     status=422 if is_htmx() else 200, unsaved=True)
+                     status=invalid_status(), unsaved=True)
     _save(form, creds, entries)
     flash("Inbound SIP settings saved. Sync to Twilio to apply them there.", "success")
     return redirect_to(url_for(".index"))

@@ -7,7 +7,7 @@ from ..extensions import db
 from ..phone import digits_only
 from ..forms import (get_or_404, like, list_url, number_form, paginate, safe_back, save_number,
                      search_text)
-from ..htmx import is_htmx, redirect_to, removed, render
+from ..htmx import invalid_status, redirect_to, removed, render
 from ..models import Campaign, Number, Publisher
 
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
@@ -40,7 +40,7 @@ def index():
 
 
 def _form_page(form, number=None):
-    status = 422 if form.errors and is_htmx() else 200
+    status = invalid_status(bool(form.errors))
     return render("numbers/form.html", "numbers/partial/form.html", form=form,
                   number=number), status
 

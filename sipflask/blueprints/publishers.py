@@ -1,25 +1,17 @@
 """Publishers: list with active search, create, edit, inline delete."""
 from flask import Blueprint, flash, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from ..extensions import db
-from ..forms import (REF_HINT, get_or_404, like, list_url, paginate, publisher_form, safe_back,
-                     save_publisher, search_text)
-from ..htmx import is_htmx, redirect_to, removed, render
+from ..forms import (REF_HINT, get_or_404, like, list_url, number_counts, paginate,
+                     publisher_form, safe_back, save_publisher, search_text)
+from ..htmx import invalid_status, redirect_to, removed, render
 from ..models import Number, Publisher
 
 bp = Blueprint("publishers", __name__, url_prefix="/publishers")
 
 
 
-
-def number_counts(ids) -> dict[int, int]:
-    if not ids:
-        return {}
-    rows = db.session.execute(select(Number.publisher_id, func.count(Number.id))
-                              .where(Number.publisher_id.in_(ids))
-                              .group_by(Number.publisher_id))
-    return dict(rows.all())
 
 
 @bp.route("/")
@@ -33,11 +25,12 @@ def index():
                               Publisher.afid.ilike(pattern, escape="\\")))
     results = paginate(stmt)
     return render("publishers/index.html", "publishers/partial/rows.html", results=results, q=q,
-                  counts=number_counts([p.id for p in results.items]), next_url=list_url())
+                  counts=number_counts(Number.publisher_id, [p.id for p in results.items]),
+                  next_url=list_url())
 
 
 def _form_page(form, publisher=None):
-    status = 422 if form.errors and is_htmx() else 200
+    status = invalid_status(bool(form.errors))
     return render("publishers/form.html", "publishers/partial/form.html", form=form,
                   publisher=publisher, ref_hint=REF_HINT), status
 
