@@ -24,6 +24,7 @@ Every loop is bounded in count and time; only 127.0.0.1 is used; gunicorn is kil
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
 import json
 import os
@@ -39,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-import http.client
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode

@@ -74,8 +74,9 @@ def create_app(test_config=None) -> Flask:
     if not app.config.get("PLUGINS_DIR"):
         app.config["PLUGINS_DIR"] = str(Path(app.instance_path) / "plugins")
 
-    from . import cli, inbound_cli, models  # noqa: F401  (models registers tables on db.metadata)
-    from .extensions import csrf, db, login_manager, migrate
+    # models registers the tables on db.metadata; commands registers the CLI.
+    from sipflask import commands, models  # noqa: F401
+    from sipflask.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db)
@@ -86,14 +87,13 @@ def create_app(test_config=None) -> Flask:
     def load_user(user_id):
         return db.session.get(models.User, int(user_id))
 
-    from .blueprints import register_blueprints
+    from sipflask.blueprints import register_blueprints
     register_blueprints(app)
 
-    from . import errors, htmx, plugins
+    from sipflask import errors, htmx, plugins
     errors.init_app(app)
     htmx.init_app(app)
     plugins.init_app(app)
 
-    cli.init_app(app)
-    inbound_cli.init_app(app)
+    commands.init_app(app)
     return app

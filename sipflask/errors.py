@@ -41,7 +41,7 @@ def init_app(app):
 
     @app.errorhandler(500)
     def server_error(exc):
-        from .extensions import db
+        from sipflask.extensions import db
         db.session.rollback()
         log.error("unhandled error on %s %s", request.method, request.path,
                   exc_info=getattr(exc, "original_exception", None) or exc)

@@ -10,13 +10,25 @@ from datetime import date, datetime, timezone
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index,
-                        Integer, Numeric, String, Text)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import crypto, sip
-from .extensions import db
+from sipflask import crypto
+from sipflask.core import sip
+from sipflask.extensions import db
 
 
 def utcnow() -> datetime:

@@ -3,8 +3,14 @@
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
-from sipflask.attempts import AttemptPlan, BuyerSpec, buyer_headers, default_headers, plan_attempt
-from sipflask.sip import HEADER_PART_LIMIT, Header
+from sipflask.core.dialplan import (
+    AttemptPlan,
+    BuyerSpec,
+    buyer_headers,
+    default_headers,
+    plan_attempt,
+)
+from sipflask.core.sip import HEADER_PART_LIMIT, Header
 
 ACTION = "https://app.example.com/twilio/dial-result?call=u1"
 VALUES = {

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from flask import render_template_string
 from sqlalchemy import event, select
+from test_webhook import AUTO, dial_action, parse, pause_all_but, voice
 
-from sipflask import calllog
+from sipflask.calllog import queries as calllog
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
-from test_webhook import AUTO, dial_action, parse, pause_all_but, voice
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 SINCE = NOW - timedelta(hours=24)

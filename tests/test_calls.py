@@ -10,14 +10,14 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import make_app
 from markupsafe import escape
 from sqlalchemy import select
+from test_webhook import AUTO, MEDICARE, dial_action, parse, pause_all_but, voice
 
-from conftest import make_app
-from sipflask import calllog
+from sipflask.calllog import queries as calllog
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call, Campaign, Publisher
-from test_webhook import AUTO, MEDICARE, dial_action, parse, pause_all_but, voice
 
 HX = {"HX-Request": "true"}
 PASSWORD = "Demo-Password-2026"  # the demo buyer "secure"
@@ -401,7 +401,8 @@ def plugin_app(tmp_path, backend):
 
 
 def test_detail_plugin_headers_dropped_headers_and_plugin_errors(plugin_app, client):
-    from conftest import ADMIN_EMAIL, PASSWORD as LOGIN, _make_user
+    from conftest import ADMIN_EMAIL, _make_user
+    from conftest import PASSWORD as LOGIN
     _make_user(plugin_app, ADMIN_EMAIL, "admin")
     client = plugin_app.test_client()
     client.post("/login", data={"email": ADMIN_EMAIL, "password": LOGIN})
@@ -548,7 +549,7 @@ def test_a_password_typed_into_a_recorded_value_is_masked(admin_client, demo):
 
 
 def test_redact():
-    from sipflask.redact import redact
+    from sipflask.core.redact import redact
     assert redact("sip:u:secret@host;transport=tcp") == "sip:u:********@host;transport=tcp"
     assert redact("sip:u@host:5060") == "sip:u@host:5060"
     assert redact("a Pa55word b", ["Pa55word"]) == "a ******** b"

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import select
 
-from sipflask import caps
+from sipflask.callflow import caps
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
 from tests.test_webhook import AUTO, pause_all_but, voice

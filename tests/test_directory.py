@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import select
 
-from sipflask import directory
+from sipflask.callflow import directory
 from sipflask.extensions import db
 from sipflask.models import Buyer, Call, Campaign, Number
 from tests.test_webhook import pause_all_but, sip_headers, voice

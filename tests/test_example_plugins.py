@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from sipflask import models, plugins
-from sipflask.attempts import BuyerSpec, plan_attempt
+from sipflask.core.dialplan import BuyerSpec, plan_attempt
+from sipflask.core.sip import merge_headers
 from sipflask.extensions import db
 from sipflask.plugins import CallInfo
-from sipflask.sip import merge_headers
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "plugins"
 CALLER = "+14155552671"

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_app
 
 from sipflask import hookspecs, plugins
-from sipflask.attempts import BuyerSpec
+from sipflask.core.dialplan import BuyerSpec
 from sipflask.extensions import db
 from sipflask.plugins import CallInfo
 

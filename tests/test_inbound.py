@@ -3,13 +3,14 @@ and the settings' import/export functions."""
 import re
 
 import pytest
+from conftest import MEMBER_EMAIL, csrf_token_from
 from flask import render_template_string
 from sqlalchemy import func, select
 
-from conftest import MEMBER_EMAIL, csrf_token_from
-from sipflask import inbound
+from sipflask.core import inbound
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
+from sipflask.records import inbound as inbound_settings
 
 PASSWORD = "Partner-Secret-2026"
 
@@ -255,17 +256,17 @@ def test_sip_addresses_macro(app):
 
 def test_export_never_includes_credentials(app, admin_client):
     with app.app_context():
-        assert inbound.export_settings() == {"enabled": False, "name": "", "ip_whitelist": []}
+        assert inbound_settings.export_settings() == {"enabled": False, "name": "", "ip_whitelist": []}
     save(admin_client, ips=("203.0.113.0/24",))
     with app.app_context():
-        doc = inbound.export_settings()
+        doc = inbound_settings.export_settings()
     assert doc == {"enabled": True, "name": "acme", "ip_whitelist": ["203.0.113.0/24"]}
     assert "alice" not in str(doc) and PASSWORD not in str(doc)
 
 
 def test_apply_settings_replaces_the_whitelist_and_keeps_sids(app):
     with app.app_context():
-        assert inbound.apply_settings({"enabled": True, "name": "Acme",
+        assert inbound_settings.apply_settings({"enabled": True, "name": "Acme",
                                        "ip_whitelist": ["203.0.113.0/24"]}) == "created"
         db.session.commit()
         db.session.scalar(select(InboundIp)).twilio_sid = "IP" + "a" * 32
@@ -273,12 +274,12 @@ def test_apply_settings_replaces_the_whitelist_and_keeps_sids(app):
         doc = {"enabled": True, "name": "acme",
                "ip_whitelist": ["203.0.113.0/24", "198.51.100.7/32"]}
         assert inbound.check_settings(doc).ok
-        assert inbound.apply_settings(doc) == "updated"
+        assert inbound_settings.apply_settings(doc) == "updated"
         db.session.commit()
         ips = {ip.cidr: ip.twilio_sid for ip in db.session.scalars(select(InboundIp))}
         assert ips == {"203.0.113.0/24": "IP" + "a" * 32, "198.51.100.7": None}
-        assert inbound.apply_settings(inbound.export_settings()) == "unchanged"
-        assert inbound.apply_settings({"enabled": False}) == "updated"
+        assert inbound_settings.apply_settings(inbound_settings.export_settings()) == "unchanged"
+        assert inbound_settings.apply_settings({"enabled": False}) == "updated"
         db.session.commit()
         s = db.session.scalar(select(InboundSettings))
         assert (s.enabled, s.name) == (False, "acme")
@@ -286,6 +287,6 @@ def test_apply_settings_replaces_the_whitelist_and_keeps_sids(app):
 
 def test_apply_settings_does_not_commit(app):
     with app.app_context():
-        inbound.apply_settings({"enabled": True, "name": "acme", "ip_whitelist": []})
+        inbound_settings.apply_settings({"enabled": True, "name": "acme", "ip_whitelist": []})
         db.session.rollback()
-        assert inbound.load_settings() is None
+        assert inbound_settings.load_settings() is None

@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sipflask import inbound
-from sipflask.inbound import Decision, classify
+from sipflask.core import inbound
+from sipflask.core.inbound import Decision, classify
 
 NUMBER = "+18882223333"
 

@@ -9,10 +9,18 @@ import logging
 
 import pytest
 from sqlalchemy import select
+from test_webhook import (
+    AUTO,
+    CALLER,
+    parse,
+    pause_all_but,
+    sip_headers,
+    the_call,
+    voice,
+)
 
 from sipflask.extensions import db
 from sipflask.models import Buyer, Call, InboundSettings
-from test_webhook import AUTO, CALLER, parse, pause_all_but, sip_headers, the_call, voice
 
 CRED_DOMAIN = "acme.sip.twilio.com"
 IP_DOMAIN = "acme-ip.sip.twilio.com"

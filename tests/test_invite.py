@@ -1,8 +1,9 @@
 """invite.py: the INVITE a buyer's PBX receives, decoded from the plan's dial string (pure)."""
 import pytest
 
-from sipflask import attempts, invite
-from sipflask.sip import Header
+from sipflask.core import dialplan as attempts
+from sipflask.core import invite
+from sipflask.core.sip import Header
 
 VALUES = {"call_uuid": "11111111-2222-4333-8444-555555555555", "call_key": "k" * 64,
           "afid": "5678", "sub_id": "fb 12&x=1", "campaign_id": "7", "caller_number": "+14155552671"}

@@ -3,7 +3,7 @@
 import phonenumbers
 import pytest
 
-from sipflask.phone import PhoneError, digits_only, normalise_e164
+from sipflask.core.phone import PhoneError, digits_only, normalise_e164
 
 
 def test_fixtures_are_really_valid():

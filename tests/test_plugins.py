@@ -12,11 +12,11 @@ from conftest import ADMIN_EMAIL, PASSWORD, _make_user, make_app
 
 import sipflask
 from sipflask import plugins
-from sipflask.attempts import BuyerSpec
+from sipflask.core.dialplan import BuyerSpec
+from sipflask.core.sip import merge_headers
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.plugins import CallInfo, PluginError
-from sipflask.sip import merge_headers
 
 CALL = CallInfo(uuid="8b0c6c5e-5d0e-4a43-9d55-0d3f1c1f7a10", key="k" * 64, caller="+14155552671",
                 called="+18882223333", campaign_id=1, campaign_ref="auto",

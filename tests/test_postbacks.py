@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from flask import render_template_string
 from sqlalchemy import func, select
+from test_webhook import AUTO, parse, pause_all_but, voice
 
-from sipflask import postbacks
+from sipflask.calllog import postbacks
 from sipflask.extensions import db
 from sipflask.models import Call, Postback
-from test_webhook import AUTO, parse, pause_all_but, voice
 
 OTHER_UUID = "3f8541e8-c2ee-4d47-9ae3-3236932c9379"
 

@@ -10,14 +10,15 @@ from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
+from test_buyers_editor import HX, edit_data
+from test_webhook import CALLER, parse, pause_all_but, voice
 
-from sipflask import plugins, preview
-from sipflask.attempts import BuyerSpec
+from sipflask import plugins
+from sipflask.callflow import preview
+from sipflask.core.dialplan import BuyerSpec
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.models import Attempt, Buyer, BuyerHeader, Number
-from test_buyers_editor import HX, edit_data
-from test_webhook import CALLER, parse, pause_all_but, voice
 
 UUID_KEY = {"x-ph-retreaveruuid", "x-ph-retreaverkey"}
 

@@ -14,9 +14,15 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sipflask.attempts import BuyerSpec, plan_attempt
-from sipflask.sip import HEADER_PART_LIMIT, PROTECTED, Header, build_dial_uri, parse_sip_uri
-from sipflask.tokens import expand, tokens_used
+from sipflask.core.dialplan import BuyerSpec, plan_attempt
+from sipflask.core.sip import (
+    HEADER_PART_LIMIT,
+    PROTECTED,
+    Header,
+    build_dial_uri,
+    parse_sip_uri,
+)
+from sipflask.core.tokens import expand, tokens_used
 
 SETTINGS = settings(max_examples=200, deadline=None)
 ACTION = "https://app.example.com/twilio/dial-result?call=u1&n=2"

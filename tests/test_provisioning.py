@@ -21,9 +21,10 @@ from sqlalchemy import select
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from sipflask import inbound_cli, provisioning
+from sipflask.commands import inbound as inbound_cli
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
+from sipflask.twilio_rest import sip_sync as provisioning
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "test-auth-token-0123456789abcdef"

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from prism import prism_or_skip, start_prism
 from sqlalchemy import select
 from twilio.http.http_client import TwilioHttpClient
 
-from prism import prism_or_skip, start_prism
-from sipflask import provisioning
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
+from sipflask.twilio_rest import sip_sync as provisioning
 
 ACCOUNT = "AC" + "0" * 32
 

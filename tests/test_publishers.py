@@ -2,10 +2,10 @@
 import re
 
 import pytest
+from conftest import ADMIN_EMAIL, PASSWORD, csrf_token_from
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from conftest import ADMIN_EMAIL, PASSWORD, csrf_token_from
 from sipflask.extensions import db
 from sipflask.models import Number, Publisher
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from sipflask.routing import Candidate, Skip, pick_next, skip_reason
+from sipflask.core.routing import Candidate, Skip, pick_next, skip_reason
 
 
 def rng(seed=1):

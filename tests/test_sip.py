@@ -4,7 +4,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from sipflask.sip import (
+from sipflask.core.sip import (
     HEADER_PART_LIMIT,
     PROTECTED,
     STANDARD_HEADERS,

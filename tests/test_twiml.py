@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from sipflask.twiml import dial_number, dial_sip, reject, say_and_hangup
+from sipflask.core.twiml import dial_number, dial_sip, reject, say_and_hangup
 
 ACTION = "https://app.example.com/twilio/dial-result?call=abc&n=1"
 

@@ -7,9 +7,9 @@ out (and logged) so one typo does not cost the campaign its other headers.
 """
 import logging
 
+from sipflask.core.sip import header_name_problem
+from sipflask.core.tokens import expand
 from sipflask.hookspecs import hookimpl
-from sipflask.sip import header_name_problem
-from sipflask.tokens import expand
 
 __version__ = "0.1.0"
 

@@ -1,16 +1,24 @@
 """Login and logout; every other UI page requires a logged-in user (see ``require_login``)."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from ..extensions import db, login_manager
-from ..htmx import is_htmx
-from ..models import User
+from sipflask.extensions import db, login_manager
+from sipflask.htmx import is_htmx
+from sipflask.models import User
 
 bp = Blueprint("auth", __name__)
 

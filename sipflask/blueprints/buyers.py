@@ -16,18 +16,33 @@ whole editor page and an htmx request with just its fragment (``htmx.render``):
 SIP passwords never reach a template: only whether one is stored (``Buyer.has_sip_password``);
 the preview masks it.
 """
-from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import calllog
-from ..buyer_form import FORM, HEADERS, BuyerEditor
-from ..extensions import db
-from ..forms import get_or_404, like, list_url, paginate, safe_back, search_text
-from ..htmx import invalid_status, is_htmx, redirect_to, removed, render
-from ..models import Buyer, CampaignBuyer
-from ..validation import ascii_int
+from sipflask.calllog import queries as calllog
+from sipflask.core.validation import ascii_int
+from sipflask.extensions import db
+from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor
+from sipflask.forms.setup import (
+    get_or_404,
+    like,
+    list_url,
+    paginate,
+    safe_back,
+    search_text,
+)
+from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
+from sipflask.models import Buyer, CampaignBuyer
 
 bp = Blueprint("buyers", __name__, url_prefix="/buyers")
 

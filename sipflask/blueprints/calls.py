@@ -14,12 +14,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import calllog, postbacks
-from ..extensions import db
-from ..forms import paginate
-from ..htmx import render
-from ..redact import redact
-from ..models import Attempt, Call, utcnow
+from sipflask.calllog import postbacks
+from sipflask.calllog import queries as calllog
+from sipflask.core.redact import redact
+from sipflask.extensions import db
+from sipflask.forms.setup import paginate
+from sipflask.htmx import render
+from sipflask.models import Attempt, Call, utcnow
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
 

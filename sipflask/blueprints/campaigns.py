@@ -1,17 +1,29 @@
 """Campaigns: list with active search, create, edit (name/ref, numbers, ordered routing list),
 inline delete (refused while the campaign still has numbers)."""
-from flask import (Blueprint, abort, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..forms import (REF_HINT, add_to_routing, campaign_form, get_or_404, like, list_url,
-                     move_in_routing, number_counts, paginate, remove_from_routing, routing_form,
-                     safe_back, save_campaign, search_text)
-from ..htmx import invalid_status, is_htmx, redirect_to, removed, render
-from ..models import Campaign, CampaignBuyer, Number
+from sipflask.extensions import db
+from sipflask.forms.setup import (
+    REF_HINT,
+    add_to_routing,
+    campaign_form,
+    get_or_404,
+    like,
+    list_url,
+    move_in_routing,
+    number_counts,
+    paginate,
+    remove_from_routing,
+    routing_form,
+    safe_back,
+    save_campaign,
+    search_text,
+)
+from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
+from sipflask.models import Campaign, CampaignBuyer, Number
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 

@@ -2,9 +2,9 @@
 from flask import Blueprint, render_template, url_for
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Buyer, Call, Campaign, Number, Publisher
-from ..urls import public_url
+from sipflask.extensions import db
+from sipflask.models import Buyer, Call, Campaign, Number, Publisher
+from sipflask.urls import public_url
 
 bp = Blueprint("home", __name__)
 

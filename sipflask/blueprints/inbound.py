@@ -17,17 +17,27 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from flask import (Blueprint, abort, flash, has_request_context, render_template, request, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    has_request_context,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, StringField
 
-from .. import inbound, provisioning
-from ..extensions import db
-from ..htmx import invalid_status, is_htmx, redirect_to
-from ..models import InboundCredential, InboundIp, utcnow
-from ..validation import ascii_int
+from sipflask.core import inbound
+from sipflask.core.validation import ascii_int
+from sipflask.extensions import db
+from sipflask.htmx import invalid_status, is_htmx, redirect_to
+from sipflask.models import InboundCredential, InboundIp, utcnow
+from sipflask.records import inbound as inbound_settings
+from sipflask.twilio_rest import sip_sync as provisioning
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 
@@ -53,12 +63,12 @@ def inbound_sip_addresses(number) -> list[str]:
     """Template helper behind ``inbound/macros.html``'s ``sip_addresses(number)``; the settings
     are read once per request."""
     if not has_request_context():
-        return inbound.sip_addresses(number, inbound.load_settings())
+        return inbound.sip_addresses(number, inbound_settings.load_settings())
     # Cached on the request, not on g: g belongs to the app context, which can outlive a
     # request (pytest-flask keeps one for a whole test).
     req = request._get_current_object()
     if not hasattr(req, "_sipflask_inbound"):
-        req._sipflask_inbound = inbound.load_settings()
+        req._sipflask_inbound = inbound_settings.load_settings()
     return inbound.sip_addresses(number, req._sipflask_inbound)
 
 
@@ -99,7 +109,7 @@ def _stored_credentials() -> dict[int, InboundCredential]:
 
 def _rows_from_db() -> tuple[list[CredRow], list[IpRow]]:
     creds = [CredRow(id=c.id, username=c.username) for c in _stored_credentials().values()]
-    ips = [IpRow(ip.cidr) for ip in inbound.stored_ips()]
+    ips = [IpRow(ip.cidr) for ip in inbound_settings.stored_ips()]
     return creds or [CredRow()], ips or [IpRow()]
 
 
@@ -191,7 +201,7 @@ def _validate(form: SettingsForm, creds: list[CredRow], ips: list[IpRow]) -> tup
 
 
 def _save(form: SettingsForm, creds: list[CredRow], entries: list) -> None:
-    settings = inbound.get_settings()
+    settings = inbound_settings.get_settings()
     settings.enabled = bool(form.enabled.data)
     settings.name = form.name.data
     stored = _stored_credentials()
@@ -224,7 +234,7 @@ def _save(form: SettingsForm, creds: list[CredRow], entries: list) -> None:
 
 
 def _page(form, creds, ips, *, status=200, result=None, sync_error=None, unsaved=False):
-    settings = inbound.load_settings()
+    settings = inbound_settings.load_settings()
     context = dict(form=form, creds=creds, ips=ips, settings=settings, result=result,
                    sync_error=sync_error, unsaved=unsaved, domains=_domains(settings),
                    pending=_pending(settings), max_ips=inbound.MAX_IPS)
@@ -253,7 +263,7 @@ def _pending(settings) -> bool:
 
 @bp.route("/", methods=["GET", "POST"])
 def index():
-    settings = inbound.load_settings()
+    settings = inbound_settings.load_settings()
     form = SettingsForm(obj=settings) if request.method == "GET" else SettingsForm()
     if request.method == "GET":
         creds, ips = _rows_from_db()
@@ -281,7 +291,7 @@ def sync():
         result = provisioning.sync()
     except provisioning.SyncError as exc:
         error = str(exc)
-    settings = inbound.load_settings()
+    settings = inbound_settings.load_settings()
     form = SettingsForm(obj=settings)
     creds, ips = _rows_from_db()
     return _page(form, creds, ips, result=result, sync_error=error,

@@ -3,12 +3,20 @@ from flask import Blueprint, flash, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..phone import digits_only
-from ..forms import (get_or_404, like, list_url, number_form, paginate, safe_back, save_number,
-                     search_text)
-from ..htmx import invalid_status, redirect_to, removed, render
-from ..models import Campaign, Number, Publisher
+from sipflask.core.phone import digits_only
+from sipflask.extensions import db
+from sipflask.forms.setup import (
+    get_or_404,
+    like,
+    list_url,
+    number_form,
+    paginate,
+    safe_back,
+    save_number,
+    search_text,
+)
+from sipflask.htmx import invalid_status, redirect_to, removed, render
+from sipflask.models import Campaign, Number, Publisher
 
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
 

@@ -5,7 +5,7 @@ Like Datasette, the same list is at ``/-/plugins.json``. Both need a login
 """
 from flask import Blueprint, jsonify, render_template
 
-from .. import plugins
+from sipflask import plugins
 
 bp = Blueprint("plugins_page", __name__, url_prefix="/-/plugins")
 

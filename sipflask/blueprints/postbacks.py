@@ -8,9 +8,9 @@ import logging
 
 from flask import Blueprint, jsonify, request, url_for
 
-from .. import postbacks
-from ..extensions import csrf
-from ..urls import public_url
+from sipflask.calllog import postbacks
+from sipflask.extensions import csrf
+from sipflask.urls import public_url
 
 bp = Blueprint("postbacks", __name__)
 csrf.exempt(bp)

@@ -2,11 +2,21 @@
 from flask import Blueprint, flash, url_for
 from sqlalchemy import or_, select
 
-from ..extensions import db
-from ..forms import (REF_HINT, get_or_404, like, list_url, number_counts, paginate,
-                     publisher_form, safe_back, save_publisher, search_text)
-from ..htmx import invalid_status, redirect_to, removed, render
-from ..models import Number, Publisher
+from sipflask.extensions import db
+from sipflask.forms.setup import (
+    REF_HINT,
+    get_or_404,
+    like,
+    list_url,
+    number_counts,
+    paginate,
+    publisher_form,
+    safe_back,
+    save_publisher,
+    search_text,
+)
+from sipflask.htmx import invalid_status, redirect_to, removed, render
+from sipflask.models import Number, Publisher
 
 bp = Blueprint("publishers", __name__, url_prefix="/publishers")
 

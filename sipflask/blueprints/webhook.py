@@ -10,9 +10,10 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
-from .. import callflow, twiml
-from ..extensions import csrf, db
-from ..urls import dial_action_url, signed_url
+from sipflask import callflow
+from sipflask.core import twiml
+from sipflask.extensions import csrf, db
+from sipflask.urls import dial_action_url, signed_url
 
 bp = Blueprint("webhook", __name__, url_prefix="/twilio")
 # Twilio can't send our CSRF token; its HMAC signature authenticates the request instead.

@@ -48,9 +48,10 @@ from typing import Any
 import pluggy
 from flask import Flask, current_app
 
-from .. import hookspecs, sip
-from ..redact import redact
-from ..hookspecs import hookimpl
+from sipflask import hookspecs
+from sipflask.core import sip
+from sipflask.core.redact import redact
+from sipflask.hookspecs import hookimpl
 
 __all__ = [
     "hookimpl",
@@ -239,7 +240,7 @@ def _register(pm: PluginManager, plugin: object, name: str, source: str, version
 
 
 def _load_builtins(pm: PluginManager) -> None:
-    from .. import __version__
+    from sipflask import __version__
 
     for module_name in DEFAULT_PLUGINS:
         module = importlib.import_module(module_name)
@@ -618,7 +619,7 @@ def collect_token_values(
     built-in token name; values must be strings (valid Unicode, no NUL); other
     keys are dropped (and reported), the rest of that plugin's values are kept.
     """
-    from ..tokens import BUILTIN_TOKENS
+    from sipflask.core.tokens import BUILTIN_TOKENS
 
     app = app if app is not None else current_app._get_current_object()
     failures: list[PluginFailure] = []

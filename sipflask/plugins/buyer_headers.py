@@ -6,8 +6,8 @@ is percent-encoded once when the dial URI is built.
 """
 from __future__ import annotations
 
-from ..attempts import buyer_headers
-from ..hookspecs import hookimpl
+from sipflask.core.dialplan import buyer_headers
+from sipflask.hookspecs import hookimpl
 
 
 @hookimpl

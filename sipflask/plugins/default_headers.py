@@ -8,8 +8,8 @@ value never does.
 """
 from __future__ import annotations
 
-from ..attempts import default_headers
-from ..hookspecs import hookimpl
+from sipflask.core.dialplan import default_headers
+from sipflask.hookspecs import hookimpl
 
 
 @hookimpl

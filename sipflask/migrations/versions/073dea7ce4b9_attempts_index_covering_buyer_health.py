@@ -6,8 +6,6 @@ Create Date: 2026-11-26 06:42:36.025117
 
 """
 from alembic import op
-import sqlalchemy as sa
-
 
 # revision identifiers, used by Alembic.
 revision = '073dea7ce4b9'

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-26 06:13:53.620402
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '42ad593db558'

@@ -5,9 +5,8 @@ Revises: 42ad593db558
 Create Date: 2026-11-26 06:18:39.851333
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '6722840e3b61'

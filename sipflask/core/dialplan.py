@@ -31,10 +31,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .phone import digits_only, normalise_e164
-from .sip import Header, build_dial_uri, is_sip, merge_headers, pct_encode_user
-from .tokens import expand
-from .twiml import dial_number, dial_sip
+from sipflask.core.phone import digits_only, normalise_e164
+from sipflask.core.sip import (
+    Header,
+    build_dial_uri,
+    is_sip,
+    merge_headers,
+    pct_encode_user,
+)
+from sipflask.core.tokens import expand
+from sipflask.core.twiml import dial_number, dial_sip
 
 __all__ = [
     "BuyerSpec",

@@ -19,8 +19,15 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from .extensions import db
-from .models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
+from sipflask.extensions import db
+from sipflask.models import (
+    Buyer,
+    BuyerHeader,
+    Campaign,
+    CampaignBuyer,
+    Number,
+    Publisher,
+)
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,11 @@ from typing import Any, Callable
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
 
-from . import inbound
-from .extensions import db
-from .models import InboundCredential, InboundIp, utcnow
-from .urls import public_url
+from sipflask.core import inbound
+from sipflask.extensions import db
+from sipflask.models import InboundCredential, InboundIp, utcnow
+from sipflask.records import inbound as inbound_settings
+from sipflask.urls import public_url
 
 log = logging.getLogger("sipflask.provisioning")
 
@@ -215,7 +216,7 @@ class _Sync:
     def __init__(self, client):
         self.client = client
         self.sip = client.api.v2010.account.sip
-        self.settings = inbound.get_settings()
+        self.settings = inbound_settings.get_settings()
         self.changes: list[Change] = []
 
     # every request goes through here, so a failure names the step it was taken for
@@ -374,7 +375,7 @@ class _Sync:
 
     @staticmethod
     def _password(cred: InboundCredential) -> str:
-        from .crypto import SecretError
+        from sipflask.crypto import SecretError
         try:
             return cred.password
         except SecretError:
@@ -384,7 +385,7 @@ class _Sync:
     def sync_ips(self, list_is_new: bool) -> None:
         ips_api = self.sip.ip_access_control_lists(self.settings.ip_acl_sid).ip_addresses
         local = []
-        for row in inbound.stored_ips():
+        for row in inbound_settings.stored_ips():
             try:
                 local.append((row, inbound.parse_ip(row.cidr)))
             except ValueError as exc:
@@ -490,7 +491,7 @@ def sync(client=None) -> SyncResult:
     try:
         client = client or make_client()
         result = _Sync(client).run()
-        inbound.get_settings().synced_at = utcnow()
+        inbound_settings.get_settings().synced_at = utcnow()
         db.session.commit()
     except SyncError:
         db.session.rollback()

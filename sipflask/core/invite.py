@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from .attempts import AttemptPlan
-from .sip import Header, SipUriError, parse_sip_uri, pct_encode_user
+from sipflask.core.dialplan import AttemptPlan
+from sipflask.core.sip import Header, SipUriError, parse_sip_uri, pct_encode_user
 
 __all__ = ["InviteHeader", "Invite", "split_dial_uri", "build_invite", "TWILIO"]
 

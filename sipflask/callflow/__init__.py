@@ -17,10 +17,14 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import attempts, caps, crypto, directory, inbound, plugins, routing, sip, twiml
-from .extensions import db
-from .models import Attempt, Call, new_call_key, utcnow
-from .validation import ascii_int
+from sipflask import crypto, plugins
+from sipflask.callflow import caps, directory
+from sipflask.core import dialplan as attempts
+from sipflask.core import inbound, routing, sip, twiml
+from sipflask.core.validation import ascii_int
+from sipflask.extensions import db
+from sipflask.models import Attempt, Call, new_call_key, utcnow
+from sipflask.records import inbound as inbound_settings
 
 log = logging.getLogger("sipflask.calls")
 
@@ -148,7 +152,7 @@ def with_plugin_values(info: plugins.CallInfo, sources: dict | None = None
 def _classify(params: Mapping[str, str]) -> inbound.Decision:
     # Only SIP-originated calls need the inbound settings: phone calls skip that query.
     if params.get("SipDomain") or sip.is_sip(params.get("To", "")):
-        settings = inbound.load_settings()
+        settings = inbound_settings.load_settings()
         return inbound.classify(params, settings.name if settings else None,
                                 bool(settings and settings.enabled))
     return inbound.classify(params, None, False)

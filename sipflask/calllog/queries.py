@@ -20,10 +20,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from .extensions import db
-from .models import Attempt, Buyer, Call, Campaign, Publisher, utcnow
-from .redact import MIN_MASKED_LENGTH
-from .validation import ascii_int
+from sipflask.core.redact import MIN_MASKED_LENGTH
+from sipflask.core.validation import ascii_int
+from sipflask.extensions import db
+from sipflask.models import Attempt, Buyer, Call, Campaign, Publisher, utcnow
 
 # --- statuses -------------------------------------------------------------------------------
 

@@ -25,14 +25,39 @@ from flask import current_app, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from wtforms import (BooleanField, FieldList, Form, FormField, PasswordField, RadioField,
-                     SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 
-from . import callflow, preview, sip, tokens, validation
-from .extensions import db
-from .forms import check_ref_field, check_unique, parse_tags, suggest_ref, tags_text
-from .models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
-from .validation import ascii_int
+from sipflask import callflow
+from sipflask.callflow import preview
+from sipflask.core import sip, tokens, validation
+from sipflask.core.validation import ascii_int
+from sipflask.extensions import db
+from sipflask.forms.setup import (
+    check_ref_field,
+    check_unique,
+    parse_tags,
+    suggest_ref,
+    tags_text,
+)
+from sipflask.models import (
+    Buyer,
+    BuyerHeader,
+    Campaign,
+    CampaignBuyer,
+    Number,
+    Publisher,
+)
 
 MAX_HEADERS = 50
 KEEP, CLEAR = "keep", "clear"

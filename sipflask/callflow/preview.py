@@ -13,16 +13,15 @@ webhook puts the real one.
 from __future__ import annotations
 
 import copy
-from xml.dom import minidom
 from dataclasses import dataclass, field
+from xml.dom import minidom
 
-
-from . import callflow, plugins
-from .attempts import AttemptPlan, BuyerSpec
-from .invite import Invite, build_invite
-from .models import Number, Publisher
-from .redact import MASK
-from .urls import dial_action_url
+from sipflask import callflow, plugins
+from sipflask.core.dialplan import AttemptPlan, BuyerSpec
+from sipflask.core.invite import Invite, build_invite
+from sipflask.core.redact import MASK
+from sipflask.models import Number, Publisher
+from sipflask.urls import dial_action_url
 
 # A sample call's uuid and key: every real call gets its own (a random UUID4 and 256-bit key).
 SAMPLE_UUID = "5d0c7a36-2f4b-4c1e-9a57-8b3e1f6d2c90"

@@ -18,7 +18,7 @@ inbound_cli = AppGroup("inbound", help="Inbound SIP: partners call your tracking
 @inbound_cli.command("sync")
 def sync_command():
     """Create or update the SIP domains, credential list and IP whitelist at Twilio."""
-    from . import provisioning
+    from sipflask.twilio_rest import sip_sync as provisioning
     try:
         result = provisioning.sync()
     except provisioning.SyncError as exc:
@@ -33,13 +33,15 @@ def sync_command():
 @inbound_cli.command("show")
 def show_command():
     """Print the inbound SIP settings and the SIP address format (never passwords)."""
-    from . import inbound
-    from .models import InboundCredential
-    from .extensions import db
     from sqlalchemy import select
 
-    doc = inbound.export_settings()
-    settings = inbound.load_settings()
+    from sipflask.core import inbound
+    from sipflask.records import inbound as inbound_settings
+    from sipflask.extensions import db
+    from sipflask.models import InboundCredential
+
+    doc = inbound_settings.export_settings()
+    settings = inbound_settings.load_settings()
     click.echo(f"enabled: {'yes' if doc['enabled'] else 'no'}")
     click.echo(f"name: {doc['name'] or '(not set)'}")
     if doc["name"]:

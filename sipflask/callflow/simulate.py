@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from .callflow import RETRY_STATUSES
-from .redact import MASK
+from sipflask.callflow import RETRY_STATUSES
+from sipflask.core.redact import MASK
 
 # What a <Dial> can end with, as Twilio's DialCallStatus says it.
 OUTCOMES = tuple(sorted(RETRY_STATUSES)) + ("completed",)

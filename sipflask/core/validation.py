@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from . import phone, sip, tokens
+from sipflask.core import phone, sip, tokens
 
 REF_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 AFID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")

@@ -13,9 +13,17 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from . import inbound, validation
-from .extensions import db
-from .models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
+from sipflask.core import inbound, validation
+from sipflask.extensions import db
+from sipflask.models import (
+    Buyer,
+    BuyerHeader,
+    Campaign,
+    CampaignBuyer,
+    Number,
+    Publisher,
+)
+from sipflask.records import inbound as inbound_settings
 
 SECTIONS = ("publishers", "campaigns", "numbers", "buyers")
 # Optional sections: an object each, not a list of records.
@@ -78,7 +86,7 @@ def export_setup(with_secrets: bool = False) -> dict[str, list[dict[str, Any]]]:
         "buyers": [buyer_record(b, with_secrets)
                    for b in s.scalars(select(Buyer).order_by(Buyer.id))],
         # Never the inbound credentials, even --with-secrets: they belong to the partner.
-        "inbound": inbound.export_settings(),
+        "inbound": inbound_settings.export_settings(),
     }
 
 
@@ -243,7 +251,7 @@ def import_setup(doc: Any) -> ImportResult:
     try:
         _write(clean, result)
         if isinstance(doc.get("inbound"), dict):
-            result.inbound = inbound.apply_settings(doc["inbound"])
+            result.inbound = inbound_settings.apply_settings(doc["inbound"])
         db.session.commit()
     except Exception:
         db.session.rollback()

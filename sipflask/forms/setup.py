@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, StringField, TextAreaField
 
-from . import validation
-from .extensions import db
-from .models import Buyer, Campaign, CampaignBuyer, Number, Publisher
+from sipflask.core import validation
+from sipflask.extensions import db
+from sipflask.models import Buyer, Campaign, CampaignBuyer, Number, Publisher
 
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER: a larger id in a URL is simply "not found"
 MAX_PAGE = 100_000

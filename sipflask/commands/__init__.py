@@ -11,9 +11,9 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from . import setup_json
-from .extensions import db
-from .models import User
+from sipflask.extensions import db
+from sipflask.models import User
+from sipflask.records import setup_json
 
 users_cli = AppGroup("users", help="Manage the people who can sign in.")
 
@@ -133,7 +133,7 @@ def init_app(app):
                    "e.g. busy:486. Repeat for each buyer dialled.")
 def simulate_call_command(to, from_, params, outcomes):
     """Play Twilio's part for one call through the real, signed webhook endpoints."""
-    from . import simulate
+    from sipflask.callflow import simulate
     try:
         sim = simulate.run(current_app._get_current_object(), to=to, from_=from_,
                            params=simulate.parse_params(params),

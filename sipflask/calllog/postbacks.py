@@ -25,9 +25,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import Call, Postback, utcnow
-from .validation import CONTROL_RE, TAG_KEY_RE
+from sipflask.core.validation import CONTROL_RE, TAG_KEY_RE
+from sipflask.extensions import db
+from sipflask.models import Call, Postback, utcnow
 
 log = logging.getLogger("sipflask.postbacks")
 

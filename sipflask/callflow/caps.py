@@ -11,8 +11,8 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, case, or_, select, update
 
-from .extensions import db
-from .models import Attempt, Buyer
+from sipflask.extensions import db
+from sipflask.models import Attempt, Buyer
 
 
 def today() -> date:
@@ -44,7 +44,7 @@ def reserve(buyer_id: int, day: date | None = None) -> bool:
 
 def refusal(buyer_id: int, day: date | None = None) -> str:
     """Why ``reserve`` just said no, from the buyer's current row (same words as routing)."""
-    from .routing import Candidate, skip_reason
+    from sipflask.core.routing import Candidate, skip_reason
     row = db.session.execute(select(
         Buyer.paused, Buyer.concurrency_cap, Buyer.active_calls, Buyer.daily_cap,
         Buyer.calls_today, Buyer.calls_day).where(Buyer.id == buyer_id)).first()

@@ -1,0 +1,1 @@
+"""What happened to calls: the log's queries, CSV, buyer health, postbacks."""

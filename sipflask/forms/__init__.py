@@ -1,0 +1,1 @@
+"""Web forms: what a user typed, turned into checked records."""

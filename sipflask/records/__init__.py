@@ -1,0 +1,1 @@
+"""Setup records (buyers, campaigns, numbers, publishers, inbound SIP): the one writer, JSON import/export."""
