@@ -2,7 +2,8 @@
 
 Highest precedence (SPEC "Outbound SIP"): a buyer header replaces a default or
 plugin header of the same name. Values are not escaped here; the whole value
-is percent-encoded once when the dial URI is built.
+is percent-encoded once when the dial URI is built. Returned as ``Header`` objects
+with source ``"buyer"``, which is how the manager knows where they go.
 """
 from __future__ import annotations
 
@@ -12,4 +13,4 @@ from sipflask.hookspecs import hookimpl
 
 @hookimpl
 def sip_headers(buyer, values):
-    return [(header.name, header.value) for header in buyer_headers(buyer, values)]
+    return buyer_headers(buyer, values)

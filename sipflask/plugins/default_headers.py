@@ -4,7 +4,8 @@
 ``X-PH-RetreaverAFID`` (the publisher's afid, left out without a publisher) and
 ``X-PH-RetreaverSID`` (the sub_id, left out when not set). Lowest precedence:
 plugin and buyer headers of the same name replace them, except that an empty
-value never does.
+value never does. Returned as ``Header`` objects with source ``"default"``, which is
+how the manager knows where they go.
 """
 from __future__ import annotations
 
@@ -14,4 +15,4 @@ from sipflask.hookspecs import hookimpl
 
 @hookimpl
 def sip_headers(values):
-    return [(header.name, header.value) for header in default_headers(values)]
+    return default_headers(values)
