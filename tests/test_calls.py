@@ -1,6 +1,6 @@
 """The call log: list (filters, pagination, live refresh), CSV export and the call detail page.
 
-Calls are made through the real, signed Twilio webhook (``test_webhook`` helpers) wherever the
+Calls are made through the real, signed Twilio webhook (``tests.support.webhook``) wherever the
 point is what sipflask records; rows are written directly only to set up many calls or dates.
 """
 import csv

@@ -1,4 +1,4 @@
-"""Inbound SIP sync against Twilio's own OpenAPI spec, served by Prism (see ``tests/support/prism.py``).
+"""Inbound SIP sync against Twilio's own OpenAPI spec, served by Prism (``tests/support/prism.py``).
 
 Prism validates every request: one that Twilio's spec would refuse (wrong path, missing
 required field, a SID of the wrong shape) comes back as 422, which fails the sync, and is logged
