@@ -1,108 +1,17 @@
 """Shared fixtures: ``app``/``client``/``runner`` on a real SQLite database, and on PostgreSQL
-too when ``SIPFLASK_TEST_DATABASE_URL`` points at one (every test using ``app`` runs on both)."""
-import os
-import re
-
+too when ``SIPFLASK_TEST_DATABASE_URL`` points at one (every test using ``app`` runs on both).
+What the fixtures are made of (app factory, users, schema handling) is in ``tests/support``."""
 import pytest
-from sqlalchemy import text
 
-from sipflask import create_app
 from sipflask.extensions import db
-
-PG_URL = os.environ.get("SIPFLASK_TEST_DATABASE_URL", "")
-IN_CI = os.environ.get("CI") == "true"
-
-ADMIN_EMAIL = "admin@example.com"
-MEMBER_EMAIL = "member@example.com"
-PASSWORD = "correct-horse-battery"
-
-
-def pg_or_skip():
-    """The PostgreSQL URL, or skip (fail in CI: there the PostgreSQL tests must run)."""
-    if not PG_URL:
-        if IN_CI:
-            pytest.fail("CI=true but SIPFLASK_TEST_DATABASE_URL is not set: the PostgreSQL "
-                        "tests must run in CI (.ci/run sets it).")
-        pytest.skip("PostgreSQL tests need SIPFLASK_TEST_DATABASE_URL "
-                    "(e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    return PG_URL
-
-
-def _schema_url(url: str, schema: str) -> str:
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}"
-
-
-SCHEMA = f"sipflask_test_{os.getpid()}"
-
-
-def reset_postgres(url: str) -> str:
-    """Give this process an empty schema of its own; returns the URL that uses it.
-
-    One schema per pytest process, so two test runs on the same database can't trip each other.
-    """
-    from sqlalchemy import create_engine
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    return _schema_url(url, SCHEMA)
-
-
-_pg = {}
-
-
-def clean_postgres(url: str) -> str:
-    """This process's schema with every table present and empty.
-
-    Creating the tables costs ~0.4 s on PostgreSQL, emptying them ~20 ms: the tables are made
-    once and truncated before each test, and made again only when a test dropped or added some.
-    """
-    from sqlalchemy import create_engine, inspect
-    if "engine" not in _pg:
-        _pg["url"] = reset_postgres(url)
-        _pg["engine"] = create_engine(_pg["url"])
-        db.metadata.create_all(_pg["engine"])
-        return _pg["url"]
-    engine = _pg["engine"]
-    if set(inspect(engine).get_table_names()) != set(db.metadata.tables):
-        engine.dispose()
-        reset_postgres(url)
-        db.metadata.create_all(engine)
-        return _pg["url"]
-    names = ", ".join(t.name for t in db.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
-    return _pg["url"]
-
-
-def make_app(tmp_path, backend="sqlite", **overrides):
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "WTF_CSRF_ENABLED": False,
-        "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "PUBLIC_URL": "https://sipflask.test",
-        "PLUGINS_DIR": str(tmp_path / "plugins"),
-        # Installed third-party plugins (the test command installs the examples) stay out of
-        # tests unless a test lets them in: expected headers must not depend on the machine.
-        "PLUGINS_ALLOW": [],
-        # A deliberately cheap hash: scrypt's cost is for production, not for 700 test logins.
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        # Tests change buyers and call the webhook right away; the cache has tests of its own.
-        "ROUTING_CACHE_SECONDS": 0,
-    }
-    if backend == "postgres":
-        config["SQLALCHEMY_DATABASE_URI"] = clean_postgres(pg_or_skip())
-    else:
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'test.sqlite'}"
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-    return app
+from tests.support.app import (
+    ADMIN_EMAIL,
+    MEMBER_EMAIL,
+    AuthActions,
+    drop_postgres_schema,
+    make_app,
+    make_user,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -131,30 +40,10 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def _make_user(app, email, role):
-    from sipflask.models import User
-    with app.app_context():
-        user = User(email=email, role=role)
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-
-
-class AuthActions:
-    def __init__(self, app, client):
-        self._app, self._client = app, client
-
-    def login(self, email=ADMIN_EMAIL, password=PASSWORD):
-        return self._client.post("/login", data={"email": email, "password": password})
-
-    def logout(self):
-        return self._client.post("/logout")
-
-
 @pytest.fixture
 def auth(app, client):
-    _make_user(app, ADMIN_EMAIL, "admin")
-    _make_user(app, MEMBER_EMAIL, "member")
+    make_user(app, ADMIN_EMAIL, "admin")
+    make_user(app, MEMBER_EMAIL, "member")
     return AuthActions(app, client)
 
 
@@ -174,19 +63,5 @@ def demo(app, runner):
     return app
 
 
-def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or \
-        re.search(r'"X-CSRFToken": "([^"]+)"', html)
-    assert match, "no CSRF token in page"
-    return match.group(1)
-
-
 def pytest_sessionfinish(session, exitstatus):
-    if "engine" in _pg:
-        _pg.pop("engine").dispose()
-    if PG_URL:
-        from sqlalchemy import create_engine
-        engine = create_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        engine.dispose()
+    drop_postgres_schema()

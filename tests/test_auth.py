@@ -5,7 +5,8 @@ from sqlalchemy import select
 from sipflask.blueprints.auth import PUBLIC_BLUEPRINTS, PUBLIC_ENDPOINTS
 from sipflask.extensions import db
 from sipflask.models import User
-from tests.conftest import ADMIN_EMAIL, PASSWORD, csrf_token_from
+from tests.support.app import ADMIN_EMAIL, PASSWORD
+from tests.support.html import csrf_token_from
 
 
 def ui_rules(app):

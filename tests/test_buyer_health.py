@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from flask import render_template_string
 from sqlalchemy import event, select
-from test_webhook import AUTO, dial_action, parse, pause_all_but, voice
 
 from sipflask.calllog import queries as calllog
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
+from tests.support.webhook import AUTO, dial_action, parse, pause_all_but, voice
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 SINCE = NOW - timedelta(hours=24)
@@ -120,7 +120,7 @@ def test_one_aggregate_query_not_python(app, demo):
 
 
 def test_sqlite_plan_uses_the_buyer_health_index(tmp_path):
-    from conftest import make_app
+    from tests.support.app import make_app
     app = make_app(tmp_path)
     with app.app_context():
         plan = calllog.explain(calllog.health_statements(SINCE, [1, 2, 3]))

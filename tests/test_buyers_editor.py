@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from sipflask.extensions import db
 from sipflask.models import Buyer, BuyerHeader, Campaign, CampaignBuyer
+from tests.support.buyers import edit_data
+from tests.support.html import HX
 
-HX = {"HX-Request": "true"}
 DEMO_PASSWORD = "Demo-Password-2026"
 
 
@@ -60,26 +61,6 @@ def form_data(**overrides):
             "timeout": "30", "concurrency_cap": "", "daily_cap": "", "action": "save"}
     data.update(overrides)
     return data
-
-
-def edit_data(app, ref, **overrides):
-    """The edit form of a stored buyer as the browser would post it unchanged."""
-    with app.app_context():
-        b = db.session.scalar(select(Buyer).where(Buyer.ref == ref))
-        data = {"name": b.name, "ref": b.ref, "number": b.number,
-                "sip_username": b.sip_username, "sip_password": "", "password_action": "keep",
-                "priority": str(b.priority), "weight": str(b.weight), "timeout": str(b.timeout),
-                "concurrency_cap": "" if b.concurrency_cap is None else str(b.concurrency_cap),
-                "daily_cap": "" if b.daily_cap is None else str(b.daily_cap),
-                "campaigns": [str(e.campaign_id) for e in b.routing], "action": "save"}
-        if b.paused:
-            data["paused"] = "y"
-        for i, h in enumerate(b.headers):
-            data[f"headers-{i}-name"] = h.name
-            data[f"headers-{i}-value"] = h.value
-        bid = b.id
-    data.update(overrides)
-    return bid, data
 
 
 def is_fragment(body):
@@ -161,7 +142,7 @@ def test_edit_page_shows_health_postback_and_campaigns(admin_client, demo):
 
 
 def test_edit_page_health_numbers(admin_client, demo, client):
-    from test_webhook import dial_action, parse, pause_all_but, voice
+    from tests.support.webhook import dial_action, parse, pause_all_but, voice
     pause_all_but(demo, "queue")
     parse(dial_action(admin_client, parse(voice(admin_client)), "busy", 486))
     bid, _ = edit_data(demo, "queue")
@@ -523,7 +504,7 @@ def test_empty_username_and_password_removes_auth(admin_client, demo):
     assert admin_client.post(f"/buyers/{bid}/edit", data=data).status_code == 302
     b = get_buyer(demo, "secure")
     assert b.sip_username == "" and not b.has_sip_password and b.auth_mode == "none / IP"
-    from test_webhook import parse, pause_all_but, voice
+    from tests.support.webhook import parse, pause_all_but, voice
     pause_all_but(demo, "secure")
     sip_el = parse(voice(admin_client)).find("Dial/Sip")
     assert sip_el.get("username") is None and sip_el.get("password") is None
@@ -566,7 +547,7 @@ def test_switch_sip_buyer_to_phone(admin_client, demo):
     b = get_buyer(demo, "secure")
     assert b.number == "+14155552671" and not b.is_sip
     assert b.sip_username == "" and not b.has_sip_password and b.headers == []
-    from test_webhook import parse, pause_all_but, voice
+    from tests.support.webhook import parse, pause_all_but, voice
     pause_all_but(demo, "secure")
     assert parse(voice(admin_client)).find("Dial/Number").text == "+14155552671"
 
@@ -598,7 +579,8 @@ def test_paused_and_numbers_saved(admin_client, demo):
 
 @pytest.mark.app_config(WTF_CSRF_ENABLED=True)
 def test_csrf_on_every_post(client, auth, demo):
-    from conftest import ADMIN_EMAIL, PASSWORD, csrf_token_from
+    from tests.support.app import ADMIN_EMAIL, PASSWORD
+    from tests.support.html import csrf_token_from
     login = client.get("/login")
     client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD,
                                 "csrf_token": csrf_token_from(login.text)})

@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 
 from sipflask.extensions import db
 from sipflask.models import Buyer, BuyerHeader, CampaignBuyer
+from tests.support.html import HX
 
-HX = {"HX-Request": "true"}
 DEMO_PASSWORD = "Demo-Password-2026"
 
 
@@ -48,7 +48,7 @@ def test_list_renders_demo(admin_client, demo):
 
 
 def test_row_fragment_has_health(admin_client, demo):
-    from test_webhook import dial_action, parse, pause_all_but, voice
+    from tests.support.webhook import dial_action, parse, pause_all_but, voice
     pause_all_but(demo, "queue")
     parse(dial_action(admin_client, parse(voice(admin_client)), "completed", 200, "30"))
     queue = buyer(demo, "queue")

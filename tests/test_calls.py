@@ -1,6 +1,6 @@
 """The call log: list (filters, pagination, live refresh), CSV export and the call detail page.
 
-Calls are made through the real, signed Twilio webhook (``test_webhook`` helpers) wherever the
+Calls are made through the real, signed Twilio webhook (``tests.support.webhook``) wherever the
 point is what sipflask records; rows are written directly only to set up many calls or dates.
 """
 import csv
@@ -10,16 +10,23 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import make_app
 from markupsafe import escape
 from sqlalchemy import select
-from test_webhook import AUTO, MEDICARE, dial_action, parse, pause_all_but, voice
 
 from sipflask.calllog import queries as calllog
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call, Campaign, Publisher
+from tests.support.app import make_app
+from tests.support.html import HX
+from tests.support.webhook import (
+    AUTO,
+    MEDICARE,
+    dial_action,
+    parse,
+    pause_all_but,
+    voice,
+)
 
-HX = {"HX-Request": "true"}
 PASSWORD = "Demo-Password-2026"  # the demo buyer "secure"
 NORTHSTAR = "+18773331212"       # demo: campaign medicare, publisher northstar
 
@@ -39,7 +46,7 @@ def make_call(client, n, to=AUTO, outcomes=(), **extra):
                 "95" if status == "completed" else "0"}
         if code:
             data["DialSipResponseCode"] = str(code)
-        from test_webhook import BASE, post
+        from tests.support.webhook import BASE, post
         root = parse(post(client, action[len(BASE):], data))
     return root
 
@@ -401,9 +408,9 @@ def plugin_app(tmp_path, backend):
 
 
 def test_detail_plugin_headers_dropped_headers_and_plugin_errors(plugin_app, client):
-    from conftest import ADMIN_EMAIL, _make_user
-    from conftest import PASSWORD as LOGIN
-    _make_user(plugin_app, ADMIN_EMAIL, "admin")
+    from tests.support.app import ADMIN_EMAIL, make_user
+    from tests.support.app import PASSWORD as LOGIN
+    make_user(plugin_app, ADMIN_EMAIL, "admin")
     client = plugin_app.test_client()
     client.post("/login", data={"email": ADMIN_EMAIL, "password": LOGIN})
     pause_all_but(plugin_app, "queue")
@@ -557,8 +564,8 @@ def test_redact():
 
 
 def test_members_do_not_see_the_postback_key(app, client, auth, demo):
-    from tests.conftest import MEMBER_EMAIL
-    from tests.test_webhook import pause_all_but, voice
+    from tests.support.app import MEMBER_EMAIL
+    from tests.support.webhook import pause_all_but, voice
     pause_all_but(demo, "queue")
     voice(client)
     with demo.app_context():

@@ -1,5 +1,4 @@
 """Campaigns pages: list, active search, create/edit, delete rules, ordered routing list."""
-import re
 
 import pytest
 from markupsafe import escape
@@ -7,8 +6,7 @@ from sqlalchemy import func, select
 
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, CampaignBuyer, Number
-
-HX = {"HX-Request": "true"}
+from tests.support.html import HX, field_html
 
 
 def count(app, model=Campaign):
@@ -38,12 +36,6 @@ def snapshot(app):
     with app.app_context():
         return sorted((c.ref, c.name, tuple(e.buyer.ref for e in c.routing))
                       for c in db.session.scalars(select(Campaign)))
-
-
-def field_html(body: str, name: str) -> str:
-    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)</div>', body, re.S)
-    assert match, f"no field {name}"
-    return match.group(1)
 
 
 @pytest.mark.parametrize("method,url", [

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sipflask.callflow import caps
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
-from tests.test_webhook import AUTO, pause_all_but, voice
+from tests.support.webhook import AUTO, pause_all_but, voice
 
 CONCURRENT = 24
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sipflask.callflow import directory
 from sipflask.extensions import db
 from sipflask.models import Buyer, Call, Campaign, Number
-from tests.test_webhook import pause_all_but, sip_headers, voice
+from tests.support.webhook import pause_all_but, sip_headers, voice
 
 CACHED = pytest.mark.app_config(ROUTING_CACHE_SECONDS=60)
 

@@ -1,5 +1,5 @@
 """Error pages: in the layout, no traceback, JSON for the postback API."""
-from tests.conftest import ADMIN_EMAIL, PASSWORD, _make_user, make_app
+from tests.support.app import ADMIN_EMAIL, PASSWORD, make_app, make_user
 
 
 def test_404_page_in_layout(admin_client):
@@ -15,7 +15,7 @@ def test_500_page_without_traceback(tmp_path, caplog):
     def boom():
         raise RuntimeError("secret-detail-xyz")
 
-    _make_user(app, ADMIN_EMAIL, "admin")
+    make_user(app, ADMIN_EMAIL, "admin")
     client = app.test_client()
     client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD})
     response = client.get("/boom")

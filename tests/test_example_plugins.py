@@ -6,7 +6,6 @@ with ``plugins.register``; one test checks that, once installed with
 """
 import importlib.metadata
 import importlib.util
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,21 +15,12 @@ from sipflask.core.dialplan import BuyerSpec, plan_attempt
 from sipflask.core.sip import merge_headers
 from sipflask.extensions import db
 from sipflask.plugins import CallInfo
+from tests.support.plugins import load_example
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "plugins"
 CALLER = "+14155552671"
 
 # Installed copies of the examples would clash with the ones registered here by name.
 NO_INSTALLED = pytest.mark.app_config(PLUGINS_ALLOW=[])
-
-
-def load_example(project: str, module: str):
-    """Import an example plugin's module from its file (not sys.path, which an in-tree
-    ``pip install`` could turn into a second, half-installed distribution)."""
-    spec = importlib.util.spec_from_file_location(module, EXAMPLES / project / f"{module}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def demo_call(app, number="+18882223333", caller=CALLER):

@@ -6,12 +6,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import make_app
 
 from sipflask import hookspecs, plugins
 from sipflask.core.dialplan import BuyerSpec
 from sipflask.extensions import db
 from sipflask.plugins import CallInfo
+from tests.support.app import make_app
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 

@@ -3,7 +3,6 @@ and the settings' import/export functions."""
 import re
 
 import pytest
-from conftest import MEMBER_EMAIL, csrf_token_from
 from flask import render_template_string
 from sqlalchemy import func, select
 
@@ -11,6 +10,8 @@ from sipflask.core import inbound
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
 from sipflask.records import inbound as inbound_settings
+from tests.support.app import MEMBER_EMAIL
+from tests.support.html import csrf_token_from
 
 PASSWORD = "Partner-Secret-2026"
 

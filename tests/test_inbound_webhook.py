@@ -9,7 +9,10 @@ import logging
 
 import pytest
 from sqlalchemy import select
-from test_webhook import (
+
+from sipflask.extensions import db
+from sipflask.models import Buyer, Call, InboundSettings
+from tests.support.webhook import (
     AUTO,
     CALLER,
     parse,
@@ -18,9 +21,6 @@ from test_webhook import (
     the_call,
     voice,
 )
-
-from sipflask.extensions import db
-from sipflask.models import Buyer, Call, InboundSettings
 
 CRED_DOMAIN = "acme.sip.twilio.com"
 IP_DOMAIN = "acme-ip.sip.twilio.com"

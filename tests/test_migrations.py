@@ -6,7 +6,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from sipflask.extensions import db
-from tests.conftest import make_app, pg_or_skip, reset_postgres
+from tests.support.app import make_app, pg_or_skip, reset_postgres
 
 
 def _migrated_app(tmp_path, backend):

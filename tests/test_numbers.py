@@ -1,5 +1,4 @@
 """Numbers pages: list, active search, create/edit (E.164, tags lines), inline delete."""
-import re
 
 import pytest
 from markupsafe import escape
@@ -7,8 +6,7 @@ from sqlalchemy import func, select
 
 from sipflask.extensions import db
 from sipflask.models import Campaign, Number
-
-HX = {"HX-Request": "true"}
+from tests.support.html import HX, field_html
 
 
 def count(app):
@@ -29,12 +27,6 @@ def snapshot(app):
     with app.app_context():
         return sorted((n.number, n.campaign_id, n.publisher_id, n.sub_id, sorted(n.tags.items()))
                       for n in db.session.scalars(select(Number)))
-
-
-def field_html(body: str, name: str) -> str:
-    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)</div>', body, re.S)
-    assert match, f"no field {name}"
-    return match.group(1)
 
 
 @pytest.mark.parametrize("method,url", [

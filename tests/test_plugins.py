@@ -8,7 +8,6 @@ import time
 
 import flask
 import pytest
-from conftest import ADMIN_EMAIL, PASSWORD, _make_user, make_app
 
 import sipflask
 from sipflask import plugins
@@ -17,6 +16,7 @@ from sipflask.core.sip import merge_headers
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.plugins import CallInfo, PluginError
+from tests.support.app import ADMIN_EMAIL, PASSWORD, make_app, make_user
 
 CALL = CallInfo(uuid="8b0c6c5e-5d0e-4a43-9d55-0d3f1c1f7a10", key="k" * 64, caller="+14155552671",
                 called="+18882223333", campaign_id=1, campaign_ref="auto",
@@ -569,7 +569,7 @@ def test_plugins_page_lists_plugins(admin_client, app):
 def test_plugins_page_shows_not_allowed(build_app, plugin_dir):
     plugin_dir("left_out", "")
     app = build_app(PLUGINS_ALLOW=[])
-    _make_user(app, ADMIN_EMAIL, "admin")
+    make_user(app, ADMIN_EMAIL, "admin")
     client = app.test_client()
     assert client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD}).status_code \
         == 302

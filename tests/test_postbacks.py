@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 from flask import render_template_string
 from sqlalchemy import func, select
-from test_webhook import AUTO, parse, pause_all_but, voice
 
 from sipflask.calllog import postbacks
 from sipflask.extensions import db
 from sipflask.models import Call, Postback
+from tests.support.webhook import AUTO, parse, pause_all_but, voice
 
 OTHER_UUID = "3f8541e8-c2ee-4d47-9ae3-3236932c9379"
 
@@ -97,7 +97,7 @@ def test_uppercase_uuid_is_accepted(client, demo, call):
 
 
 def test_needs_no_login_and_no_csrf_token(tmp_path, backend):
-    from conftest import make_app
+    from tests.support.app import make_app
     app = make_app(tmp_path, backend, WTF_CSRF_ENABLED=True)
     try:
         with app.app_context():
@@ -299,7 +299,7 @@ def test_postback_url_and_macro_for_the_buyer_page(app, demo):
 
 
 def test_lone_surrogates_are_refused(client, demo):
-    from tests.test_webhook import pause_all_but, voice
+    from tests.support.webhook import pause_all_but, voice
     pause_all_but(demo, "queue")
     voice(client)
     with demo.app_context():

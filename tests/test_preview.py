@@ -10,8 +10,6 @@ from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
-from test_buyers_editor import HX, edit_data
-from test_webhook import CALLER, parse, pause_all_but, voice
 
 from sipflask import plugins
 from sipflask.callflow import preview
@@ -19,6 +17,9 @@ from sipflask.core.dialplan import BuyerSpec
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.models import Attempt, Buyer, BuyerHeader, Number
+from tests.support.buyers import edit_data
+from tests.support.html import HX
+from tests.support.webhook import CALLER, parse, pause_all_but, voice
 
 UUID_KEY = {"x-ph-retreaveruuid", "x-ph-retreaverkey"}
 

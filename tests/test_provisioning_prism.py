@@ -1,4 +1,4 @@
-"""Inbound SIP sync against Twilio's own OpenAPI spec, served by Prism (see ``tests/prism.py``).
+"""Inbound SIP sync against Twilio's own OpenAPI spec, served by Prism (``tests/support/prism.py``).
 
 Prism validates every request: one that Twilio's spec would refuse (wrong path, missing
 required field, a SID of the wrong shape) comes back as 422, which fails the sync, and is logged
@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from prism import prism_or_skip, start_prism
 from sqlalchemy import select
 from twilio.http.http_client import TwilioHttpClient
 
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
 from sipflask.twilio_rest import sip_sync as provisioning
+from tests.support.prism import prism_or_skip, start_prism
 
 ACCOUNT = "AC" + "0" * 32
 

@@ -1,15 +1,13 @@
 """Publishers pages: list, active search, create/edit with the shared rules, inline delete, CSRF."""
-import re
 
 import pytest
-from conftest import ADMIN_EMAIL, PASSWORD, csrf_token_from
 from markupsafe import escape
 from sqlalchemy import func, select
 
 from sipflask.extensions import db
 from sipflask.models import Number, Publisher
-
-HX = {"HX-Request": "true"}
+from tests.support.app import ADMIN_EMAIL, PASSWORD
+from tests.support.html import HX, csrf_token_from, field_html
 
 
 def count(app, model=Publisher):
@@ -20,13 +18,6 @@ def count(app, model=Publisher):
 def publisher(app, ref):
     with app.app_context():
         return db.session.scalar(select(Publisher).where(Publisher.ref == ref))
-
-
-def field_html(body: str, name: str) -> str:
-    """The ``field()`` block of one form field, where its errors are shown."""
-    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)</div>', body, re.S)
-    assert match, f"no field {name}"
-    return match.group(1)
 
 
 def snapshot(app):

@@ -182,7 +182,7 @@ def test_export_import_round_trip(runner, demo, tmp_path, app):
 
 
 def test_round_trip_into_an_empty_database(runner, demo, tmp_path):
-    from tests.conftest import make_app
+    from tests.support.app import make_app
     out = tmp_path / "out.json"
     runner.invoke(args=["export", str(out), "--with-secrets"])
     (tmp_path / "fresh").mkdir()

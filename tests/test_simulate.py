@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from sipflask.extensions import db
 from sipflask.models import Call
-from tests.test_webhook import AUTO, pause_all_but
+from tests.support.webhook import AUTO, pause_all_but
 
 
 def test_simulate_failover_prints_each_step(runner, demo):

@@ -284,7 +284,7 @@ def test_webhook_twiml_reaches_pbx_with_every_header_and_credentials(need_sipp, 
 
     from sipflask.extensions import db
     from sipflask.models import Buyer, BuyerHeader, Call
-    from tests.test_webhook import pause_all_but, voice
+    from tests.support.webhook import pause_all_but, voice
 
     pbx = Sipp(tmp_path / "pending.xml", tmp_path)  # picks its port now, starts below
     pause_all_but(demo, "secure")

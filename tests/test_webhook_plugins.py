@@ -10,8 +10,8 @@ from sipflask import plugins
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.models import Buyer, Call
-from tests.test_example_plugins import load_example
-from tests.test_webhook import dial_action, pause_all_but, sip_headers, voice
+from tests.support.plugins import load_example
+from tests.support.webhook import dial_action, pause_all_but, sip_headers, voice
 
 CALLER = "+14155552671"
 

@@ -14,26 +14,17 @@ from werkzeug.serving import make_server
 
 from sipflask import create_app
 from sipflask.extensions import db
-
-from .support import CHROMIUM, CHROMIUM_ARGS, EMAIL, IN_CI, PASSWORD
-
-
-def _need(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}: the browser tests must run in CI.")
-    pytest.skip(reason)
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD, need
 
 
 @pytest.fixture(scope="session")
 def browser():
-    _need(Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK),
-          f"{CHROMIUM} is missing (apt-get install chromium; scripts/test.sh does it as root)")
+    need(Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK),
+         f"{CHROMIUM} is missing (apt-get install chromium; scripts/test.sh does it as root)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover
-        _need(False, "the playwright package is not installed (pip install -e .[test])")
+        need(False, "the playwright package is not installed (pip install -e .[test])")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .support import EMAIL, PASSWORD, save_artifact
+from tests.support.browser import EMAIL, PASSWORD, save_artifact
 
 pytestmark = pytest.mark.browser
 

@@ -1,8 +1,11 @@
-"""Shared by the browser tests and their conftest (a module of its own: importing a conftest by
-name would pick whichever conftest pytest loaded last)."""
+"""Shared by the browser tests and their conftest: Chromium's path and flags, the one login, the
+skip-or-fail rule for a missing browser, and screenshots (a module of its own: importing a
+conftest by name would pick whichever conftest pytest loaded last)."""
 import os
 import shutil
 from pathlib import Path
+
+import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,3 +27,12 @@ def save_artifact(page, name: str, **kw) -> Path:
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_IMG / name)
     return path
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with the reason when something the browser tests need is missing; fail under CI."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}: the browser tests must run in CI.")
+    pytest.skip(reason)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
 IN_CI = os.environ.get("CI") == "true"
 INSTALL_HINT = "run 'npm ci' in the repository root (installs @stoplight/prism-cli@5)"
