@@ -9,7 +9,7 @@ from flask import render_template_string
 from sqlalchemy import event, select
 from test_webhook import AUTO, dial_action, parse, pause_all_but, voice
 
-from sipflask.calllog import queries as calllog
+from sipflask.calllog import health as calllog
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
 
