@@ -13,7 +13,7 @@ from conftest import ADMIN_EMAIL, PASSWORD, _make_user, make_app
 import sipflask
 from sipflask import plugins
 from sipflask.core.dialplan import BuyerSpec
-from sipflask.core.sip import merge_headers
+from sipflask.core.sipheaders import merge_headers
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.plugins import CallInfo, PluginError

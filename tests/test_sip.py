@@ -1,24 +1,20 @@
-"""Unit tests for sipflask.sip: parsing, header rules, encoding, dial URI."""
+"""Unit tests for sipflask.core.sip and sipflask.core.sipheaders: parsing, header rules, encoding, dial URI."""
 
 from urllib.parse import unquote
 
 import pytest
 
-from sipflask.core.sip import (
+from sipflask.core.sip import URI_LIMIT, SipUri, SipUriError, is_sip, parse_sip_uri
+from sipflask.core.sipheaders import (
     HEADER_PART_LIMIT,
     PROTECTED,
     STANDARD_HEADERS,
-    URI_LIMIT,
     DialUri,
     Header,
-    SipUri,
-    SipUriError,
     build_dial_uri,
     duplicate_header_names,
     header_name_problem,
-    is_sip,
     merge_headers,
-    parse_sip_uri,
     pct_encode_hvalue,
     pct_encode_user,
 )

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sipflask.core.phone import digits_only, normalise_e164
-from sipflask.core.sip import (
+from sipflask.core.sip import is_sip
+from sipflask.core.sipheaders import (
     Header,
     build_dial_uri,
-    is_sip,
     merge_headers,
     pct_encode_user,
 )

@@ -49,7 +49,7 @@ import pluggy
 from flask import Flask, current_app
 
 from sipflask import hookspecs
-from sipflask.core import sip
+from sipflask.core import sipheaders
 from sipflask.core.redact import redact
 from sipflask.hookspecs import hookimpl
 
@@ -536,7 +536,7 @@ def _check_header_pairs(result: Any) -> list[tuple[str, str]]:
                 and isinstance(item[0], str) and isinstance(item[1], str)):
             raise _BadResult(f"item {i} is not a (name, value) pair of strings")
         name, value = item
-        problem = sip.header_name_problem(name)
+        problem = sipheaders.header_name_problem(name)
         if problem is not None:
             raise _BadResult(f"item {i} has an invalid header name {name[:60]!r}: {problem}")
         if "\r" in value or "\n" in value:
@@ -562,20 +562,20 @@ def collect_sip_headers(
     values: Mapping[str, str],
     *,
     app: Flask | None = None,
-) -> tuple[list[sip.Header], list[sip.Header], list[sip.Header], list[PluginFailure]]:
+) -> tuple[list[sipheaders.Header], list[sipheaders.Header], list[sipheaders.Header], list[PluginFailure]]:
     """Call every ``sip_headers`` implementation for one SIP attempt.
 
     Returns ``(defaults, plugin_headers, buyer_headers, failures)``: the built-in
     default headers (source ``"default"``), third-party headers in plugin name
     order (source ``"plugin:<name>"``), the buyer's own headers with tokens
     expanded (source ``"buyer"``), and the plugins that were skipped. Merge them
-    with :func:`sipflask.sip.merge_headers` in that order (SPEC precedence).
+    with :func:`sipflask.sipheaders.merge_headers` in that order (SPEC precedence).
     """
     app = app if app is not None else current_app._get_current_object()
     pm = get_manager(app)
     failures: list[PluginFailure] = []
-    defaults: list[sip.Header] = []
-    buyers: list[sip.Header] = []
+    defaults: list[sipheaders.Header] = []
+    buyers: list[sipheaders.Header] = []
 
     # Built-ins: trusted code, inline, with the real buyer; an error here is a bug.
     for impl in _ordered_impls(pm.hook.sip_headers.get_hookimpls()):
@@ -584,9 +584,9 @@ def collect_sip_headers(
         kwargs = {"call": call, "buyer": buyer, "values": values}
         pairs = impl.function(**{n: kwargs[n] for n in impl.argnames}) or []
         if impl.plugin_name == "default_headers":
-            defaults.extend(sip.Header(n, v, "default") for n, v in pairs)
+            defaults.extend(sipheaders.Header(n, v, "default") for n, v in pairs)
         elif impl.plugin_name == "buyer_headers":
-            buyers.extend(sip.Header(n, v, "buyer") for n, v in pairs)
+            buyers.extend(sipheaders.Header(n, v, "buyer") for n, v in pairs)
 
     safe_buyer = _safe_buyer(buyer)
 
@@ -594,14 +594,14 @@ def collect_sip_headers(
         return {"call": copy.deepcopy(call), "buyer": copy.deepcopy(safe_buyer),
                 "values": dict(values)}
 
-    plugin_headers: list[sip.Header] = []
+    plugin_headers: list[sipheaders.Header] = []
     for name, result in _call_third_party(app, "sip_headers", make_kwargs, failures):
         try:
             pairs = _check_header_pairs(result)
         except _BadResult as exc:
             _fail(failures, name, "sip_headers", str(exc))
             continue
-        plugin_headers.extend(sip.Header(n, v, f"plugin:{name}") for n, v in pairs)
+        plugin_headers.extend(sipheaders.Header(n, v, f"plugin:{name}") for n, v in pairs)
     failures = _report(failures, (call.key, getattr(buyer, "sip_password", ""),
                                   values.get("call_key", "")))
     return defaults, plugin_headers, buyers, failures
