@@ -31,7 +31,7 @@ from typing import Any, Callable
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
 
-from sipflask.core import inbound
+from sipflask.core import inbound, ip_whitelist
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, utcnow
 from sipflask.records import inbound as inbound_settings
@@ -387,7 +387,7 @@ class _Sync:
         local = []
         for row in inbound_settings.stored_ips():
             try:
-                local.append((row, inbound.parse_ip(row.cidr)))
+                local.append((row, ip_whitelist.parse_ip(row.cidr)))
             except ValueError as exc:
                 raise SyncError(f"The stored whitelist entry {row.cidr!r} is not valid: {exc}")
         remote = [] if list_is_new else self.call(
