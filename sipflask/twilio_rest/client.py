@@ -56,6 +56,11 @@ def webhook_url(endpoint: str) -> str:
                           ) from None
 
 
+def as_text(value: Any) -> str:
+    """A field of a Twilio resource as text (Twilio leaves unset fields None)."""
+    return "" if value is None else str(value)
+
+
 # --- requests as named steps ----------------------------------------------------------------------
 
 @dataclass

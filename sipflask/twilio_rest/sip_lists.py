@@ -14,11 +14,7 @@ from sipflask.core import ip_whitelist
 from sipflask.extensions import db
 from sipflask.models import InboundCredential
 from sipflask.records import inbound as inbound_settings
-from sipflask.twilio_rest.client import PAGE_SIZE, Steps
-
-
-def _norm(value) -> str:
-    return "" if value is None else str(value)
+from sipflask.twilio_rest.client import PAGE_SIZE, Steps, as_text
 
 
 # --- credentials ----------------------------------------------------------------------------------
@@ -83,7 +79,7 @@ def sync_credentials(steps: Steps, creds_api, list_is_new: bool) -> None:
 def _entry_of(r) -> tuple[str, int]:
     prefix = r.cidr_prefix_length
     # Twilio reports 0 (or nothing) for "the whole address".
-    return (_norm(r.ip_address), 32 if not prefix else int(prefix))
+    return (as_text(r.ip_address), 32 if not prefix else int(prefix))
 
 
 def _match_ips(local: list, remote: list):

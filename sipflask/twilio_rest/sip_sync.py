@@ -43,6 +43,7 @@ from sipflask.twilio_rest.client import (
     Change,
     Steps,
     TwilioError,
+    as_text,
     describe_error,
     make_client,
     webhook_url,
@@ -88,15 +89,11 @@ class _DomainSpec:
     friendly_name: str
 
 
-def _norm(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _same(key: str, have: Any, want: str) -> bool:
     """Twilio's value equals ours (domain names and HTTP methods ignore case)."""
     if key == "domain_name" or key.endswith("_method"):
-        return _norm(have).lower() == want.lower()
-    return _norm(have) == want
+        return as_text(have).lower() == want.lower()
+    return as_text(have) == want
 
 
 def _voice_settings() -> dict[str, str]:
@@ -178,7 +175,7 @@ class _Sync(Steps):
         found = next((d for d in remote if stored and d.sid == stored), None)
         if found is None:
             found = next((d for d in remote
-                          if _norm(d.domain_name).lower() == spec.domain_name), None)
+                          if as_text(d.domain_name).lower() == spec.domain_name), None)
         wanted = {"domain_name": spec.domain_name, "friendly_name": spec.friendly_name,
                   **self.voice}
         if found is None:
@@ -203,7 +200,7 @@ class _Sync(Steps):
         remote = self.call(f"listing the {label}s", lambda: lists.list(page_size=PAGE_SIZE))
         found = next((r for r in remote if stored and r.sid == stored), None)
         if found is None:
-            found = next((r for r in remote if _norm(r.friendly_name) == friendly), None)
+            found = next((r for r in remote if as_text(r.friendly_name) == friendly), None)
         if found is None:
             created = self.call(f"creating the {label} {friendly!r}",
                                 lambda: lists.create(friendly_name=friendly))
@@ -211,7 +208,7 @@ class _Sync(Steps):
             self.note("created", f"{label} {friendly!r}")
             return True
         setattr(s, attr, found.sid)
-        if _norm(found.friendly_name) != friendly:
+        if as_text(found.friendly_name) != friendly:
             self.call(f"renaming the {label} to {friendly!r}",
                       lambda: lists(found.sid).update(friendly_name=friendly))
             self.note("updated", f"{label} {friendly!r} (friendly_name)")
