@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 # A call in one of these is still going: its page and the list refresh themselves.
 LIVE_STATUSES = ("ringing", "routing", "in-progress")
-# Every status callflow.py can set, in the order the filter offers them.
+# Every status sipflask.callflow can set, in the order the filter offers them.
 STATUSES = ("ringing", "routing", "in-progress", "completed", "busy", "no-answer", "failed",
             "canceled", "no-buyer", "rejected")
 ANSWERED_DIAL_STATUSES = ("completed", "answered")
