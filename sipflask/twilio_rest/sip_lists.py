@@ -16,7 +16,6 @@ from sipflask.models import InboundCredential
 from sipflask.records import inbound as inbound_settings
 from sipflask.twilio_rest.client import PAGE_SIZE, Steps, as_text
 
-
 # --- credentials ----------------------------------------------------------------------------------
 
 def _match_credentials(local: list, remote: list):
