@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from sipflask import create_app
-from sipflask.calllog import queries as calllog  # noqa: E402
+from sipflask.calllog import health as calllog  # noqa: E402
 from sipflask.extensions import db  # noqa: E402
 from sipflask.models import Attempt, Buyer, Call  # noqa: E402
 

@@ -1,5 +1,9 @@
 """Absolute URLs as Twilio sees them (behind a TLS proxy that differs from what Flask sees)."""
-from flask import current_app, request, url_for
+from flask import current_app, has_request_context, request, url_for
+
+
+class NoPublicUrl(RuntimeError):
+    """PUBLIC_URL is unset and there is no request to take the host from (the CLI, a job)."""
 
 
 def public_url(path: str) -> str:
@@ -7,7 +11,16 @@ def public_url(path: str) -> str:
     base = current_app.config.get("PUBLIC_URL")
     if base:
         return base.rstrip("/") + path
+    if not has_request_context():
+        raise NoPublicUrl("PUBLIC_URL is not set")
     return request.host_url.rstrip("/") + path
+
+
+def endpoint_url(endpoint: str, **values) -> str:
+    """The absolute URL of ``endpoint``, inside a request or not (the CLI needs PUBLIC_URL)."""
+    if has_request_context():
+        return public_url(url_for(endpoint, **values))
+    return public_url(current_app.url_map.bind("localhost").build(endpoint, values))
 
 
 def signed_url() -> str:

@@ -10,7 +10,7 @@ from sipflask.core.dialplan import (
     default_headers,
     plan_attempt,
 )
-from sipflask.core.sip import HEADER_PART_LIMIT, Header
+from sipflask.core.sipheaders import HEADER_PART_LIMIT, Header
 
 ACTION = "https://app.example.com/twilio/dial-result?call=u1"
 VALUES = {

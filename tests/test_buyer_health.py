@@ -8,7 +8,7 @@ import pytest
 from flask import render_template_string
 from sqlalchemy import event, select
 
-from sipflask.calllog import queries as calllog
+from sipflask.calllog import health as calllog
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
 from tests.support.webhook import AUTO, dial_action, parse, pause_all_but, voice

@@ -13,7 +13,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from sipflask.calllog import queries as calllog
+from sipflask.calllog import export
+from sipflask.core import sipcodes
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call, Campaign, Publisher
 from tests.support.app import make_app
@@ -257,7 +258,7 @@ def test_csv_has_header_and_escapes_commas_and_quotes(admin_client, demo):
     raw = response.get_data(as_text=True)
     assert '"Auto, ""Premium"" Insurance"' in raw          # quoted, quotes doubled
     rows = read_csv(response)
-    assert rows[0] == list(calllog.CSV_HEADER)
+    assert rows[0] == list(export.CSV_HEADER)
     assert len(rows) == 2
     row = dict(zip(rows[0], rows[1]))
     assert row["uuid"] == uuid and row["campaign"] == 'Auto, "Premium" Insurance'
@@ -272,8 +273,8 @@ def test_csv_neutralises_spreadsheet_formulas(admin_client, demo):
     row = dict(zip(*read_csv(admin_client.get("/calls/export.csv"))))
     assert row["caller"] == "'=HYPERLINK(\"http://evil\")"
     assert row["tags"] == "x=@SUM(A1); y=-2+3"  # not at the start of the cell: harmless
-    assert calllog.csv_safe("-2+3") == "'-2+3" and calllog.csv_safe("-12.5") == "-12.5"
-    assert calllog.csv_safe("+14155552671") == "+14155552671"
+    assert export.csv_safe("-2+3") == "'-2+3" and export.csv_safe("-12.5") == "-12.5"
+    assert export.csv_safe("+14155552671") == "+14155552671"
 
 
 def test_csv_follows_filters_and_routing_outcomes(admin_client, demo):
@@ -470,7 +471,7 @@ def test_every_sip_code_is_explained_on_the_detail_page(admin_client, demo):
         db.session.commit()
     body = detail(admin_client, uuid)
     for code in ALL_CODES:
-        x = calllog.explain_sip(code)
+        x = sipcodes.explain_sip(code)
         assert f"<code>{code}</code> {x.meaning}" in body.replace("&#39;", "'")
     assert "<code>499</code> Request failure" in body
     assert "<code>699</code> Global failure" in body
@@ -488,7 +489,7 @@ def test_every_sip_code_is_explained_on_the_detail_page(admin_client, demo):
     (502, ["Bad Gateway"]), (504, ["Time-out"]), (600, ["Busy Everywhere"]), (603, ["Decline"]),
 ])
 def test_sip_code_meanings_and_hints(code, words):
-    x = calllog.explain_sip(code)
+    x = sipcodes.explain_sip(code)
     text = x.meaning + " " + x.hint
     for word in words:
         assert word in text
@@ -496,8 +497,8 @@ def test_sip_code_meanings_and_hints(code, words):
 
 
 def test_sip_code_without_a_code():
-    assert calllog.explain_sip(None) is None
-    assert calllog.explain_sip(200).hint == ""
+    assert sipcodes.explain_sip(None) is None
+    assert sipcodes.explain_sip(200).hint == ""
 
 
 def test_detail_fragment_and_polling(admin_client, demo):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from sipflask import models, plugins
 from sipflask.core.dialplan import BuyerSpec, plan_attempt
-from sipflask.core.sip import merge_headers
+from sipflask.core.sipheaders import merge_headers
 from sipflask.extensions import db
 from sipflask.plugins import CallInfo
 from tests.support.plugins import load_example

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sipflask.core import inbound
+from sipflask.core import inbound, ip_whitelist
 from sipflask.core.inbound import Decision, classify
 
 NUMBER = "+18882223333"
@@ -76,7 +76,7 @@ def test_twilio_password_rule():
     ("10.0.0.0/8", "10.0.0.0", 8, "10.0.0.0/8"),
 ])
 def test_good_ips(text, address, prefix, shown):
-    entry = inbound.parse_ip(text)
+    entry = ip_whitelist.parse_ip(text)
     assert (entry.address, entry.prefix, entry.text) == (address, prefix, shown)
 
 
@@ -97,12 +97,12 @@ def test_good_ips(text, address, prefix, shown):
 ])
 def test_bad_ips(text, part):
     with pytest.raises(ValueError) as info:
-        inbound.parse_ip(text)
+        ip_whitelist.parse_ip(text)
     assert part in str(info.value)
 
 
 def test_ip_list_errors_by_row_duplicates_and_the_limit():
-    entries, errors, whole = inbound.check_ip_list(
+    entries, errors, whole = ip_whitelist.check_ip_list(
         ["203.0.113.0/24", "", "nope", "203.0.113.0/24", "198.51.100.7/32", "198.51.100.7"])
     assert [e.text if e else None for e in entries] == [
         "203.0.113.0/24", None, None, None, "198.51.100.7", None]
@@ -110,8 +110,8 @@ def test_ip_list_errors_by_row_duplicates_and_the_limit():
     assert errors[3] == "203.0.113.0/24 is already in row 1."
     assert whole is None
     many = [f"198.51.{i // 256}.{i % 256}" for i in range(101)]
-    assert inbound.check_ip_list(many[:100])[2] is None
-    assert "at most 100" in inbound.check_ip_list(many)[2]
+    assert ip_whitelist.check_ip_list(many[:100])[2] is None
+    assert "at most 100" in ip_whitelist.check_ip_list(many)[2]
 
 
 # --- SIP addresses ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import pytest
 
 from sipflask.core import dialplan as attempts
 from sipflask.core import invite
-from sipflask.core.sip import Header
+from sipflask.core.sipheaders import Header
 
 VALUES = {"call_uuid": "11111111-2222-4333-8444-555555555555", "call_key": "k" * 64,
           "afid": "5678", "sub_id": "fb 12&x=1", "campaign_id": "7", "caller_number": "+14155552671"}

@@ -12,7 +12,7 @@ import pytest
 import sipflask
 from sipflask import plugins
 from sipflask.core.dialplan import BuyerSpec
-from sipflask.core.sip import merge_headers
+from sipflask.core.sipheaders import merge_headers
 from sipflask.extensions import db
 from sipflask.hookspecs import hookimpl
 from sipflask.plugins import CallInfo, PluginError

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sipflask.core.dialplan import BuyerSpec, plan_attempt
-from sipflask.core.sip import (
+from sipflask.core.sip import parse_sip_uri
+from sipflask.core.sipheaders import (
     HEADER_PART_LIMIT,
     PROTECTED,
     Header,
     build_dial_uri,
-    parse_sip_uri,
 )
 from sipflask.core.tokens import expand, tokens_used
 

@@ -13,7 +13,6 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from sipflask.commands import inbound as inbound_cli
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
 from sipflask.twilio_rest import sip_sync as provisioning
@@ -381,8 +380,7 @@ def test_disabled_sync_ignores_what_is_already_gone(app, fake):
 # --- the page and the CLI -----------------------------------------------------------------------
 
 def cli(app):
-    if "inbound" not in app.cli.commands:
-        inbound_cli.init_app(app)  # until create_app registers it
+    assert "inbound" in app.cli.commands  # registered by create_app
     return app.test_cli_runner()
 
 

@@ -226,7 +226,7 @@ def test_buyer_requiring_auth_without_credentials_ends_at_401(need_sipp, tmp_pat
 
 def test_plan_attempt_twiml_reaches_pbx(need_sipp, tmp_path):
     attempts = pytest.importorskip("sipflask.core.dialplan")
-    from sipflask.core.sip import Header
+    from sipflask.core.sipheaders import Header
 
     values = {
         "call_uuid": "2f1c6a8e-7b1d-4c2a-9a55-0d6f4b1e9c01",

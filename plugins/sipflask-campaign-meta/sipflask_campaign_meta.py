@@ -7,7 +7,7 @@ out (and logged) so one typo does not cost the campaign its other headers.
 """
 import logging
 
-from sipflask.core.sip import header_name_problem
+from sipflask.core.sipheaders import header_name_problem
 from sipflask.core.tokens import expand
 from sipflask.hookspecs import hookimpl
 

@@ -29,7 +29,7 @@ from flask import (
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from sipflask.calllog import queries as calllog
+from sipflask.calllog import health as calllog
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor

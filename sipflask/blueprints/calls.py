@@ -5,8 +5,6 @@ is (the partial carries its ``hx-trigger="every 3s"`` only then). SIP passwords 
 templates; recorded values go through ``redact.redact`` in case one was ever typed into a URI or
 a header value.
 """
-import csv
-import io
 import re
 
 from flask import Blueprint, Response, abort, request, stream_with_context
@@ -14,8 +12,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from sipflask.calllog import export as calllog_csv
 from sipflask.calllog import postbacks
 from sipflask.calllog import queries as calllog
+from sipflask.core import sipcodes
 from sipflask.core.redact import redact
 from sipflask.extensions import db
 from sipflask.forms.setup import paginate
@@ -28,41 +28,27 @@ _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 POLL_EVERY = "3s"
 
 
-
-
 @bp.app_template_global("sip_explain")
 def sip_explain(code):
-    return calllog.explain_sip(code)
+    return sipcodes.explain_sip(code)
 
 
 @bp.route("/")
 def index():
     filters = calllog.CallFilters.from_args(request.args)
     results = paginate(calllog.calls_query(filters))
-    live = any(calllog.is_live(c.status) for c in results.items)
+    live = any(sipcodes.is_live(c.status) for c in results.items)
     return render("calls/index.html", "calls/partial/rows.html", results=results,
                   filters=filters, args=filters.args(), live=live, poll_every=POLL_EVERY,
-                  choices=calllog.filter_choices(), statuses=calllog.STATUSES,
-                  calllog=calllog)
+                  choices=calllog.filter_choices(), statuses=sipcodes.STATUSES)
 
 
 @bp.route("/export.csv")
 def export():
     filters = calllog.CallFilters.from_args(request.args)
-
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)  # quotes fields holding commas, quotes or newlines
-        for n, row in enumerate(calllog.csv_rows(calllog.iter_calls(filters))):
-            writer.writerow(row)
-            if n % 200 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
+    chunks = calllog_csv.csv_chunks(calllog.iter_calls(filters))
     name = f"calls-{utcnow():%Y%m%d-%H%M%S}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
+    return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "Cache-Control": "no-store"})
 
@@ -88,5 +74,5 @@ def detail(uuid):
         return redact(value, secrets)
 
     return render("calls/detail.html", "calls/partial/detail.html", call=call,
-                  postbacks=postbacks.postbacks_for(call), live=calllog.is_live(call.status),
-                  poll_every=POLL_EVERY, redact=mask, calllog=calllog)
+                  postbacks=postbacks.postbacks_for(call), live=sipcodes.is_live(call.status),
+                  poll_every=POLL_EVERY, redact=mask, sipcodes=sipcodes)

@@ -31,7 +31,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, StringField
 
-from sipflask.core import inbound
+from sipflask.core import inbound, ip_whitelist
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.htmx import invalid_status, is_htmx, redirect_to
@@ -186,7 +186,7 @@ def _validate(form: SettingsForm, creds: list[CredRow], ips: list[IpRow]) -> tup
         if row.username:
             usernames.setdefault(row.username.lower(), i)
         ok = ok and row.error is None and row.password_error is None
-    entries, errors, whole = inbound.check_ip_list([r.value for r in ips])
+    entries, errors, whole = ip_whitelist.check_ip_list([r.value for r in ips])
     for i, message in errors.items():
         ips[i].error = message
         ok = False
@@ -237,7 +237,7 @@ def _page(form, creds, ips, *, status=200, result=None, sync_error=None, unsaved
     settings = inbound_settings.load_settings()
     context = dict(form=form, creds=creds, ips=ips, settings=settings, result=result,
                    sync_error=sync_error, unsaved=unsaved, domains=_domains(settings),
-                   pending=_pending(settings), max_ips=inbound.MAX_IPS)
+                   pending=_pending(settings), max_ips=ip_whitelist.MAX_IPS)
     template = "inbound/index.html"
     if is_htmx():
         target = request.headers.get("HX-Target", "")

@@ -1,6 +1,6 @@
 """``flask --app sipflask inbound sync``: make Twilio match the inbound SIP settings.
 
-Registered by ``init_app(app)`` (called from ``create_app``). Exit code 0 when Twilio matches
+Registered by ``sipflask.commands.init_app`` (called from ``create_app``). Exit code 0 when Twilio matches
 (whether or not anything had to change), 1 when the sync failed; the local settings are then
 left exactly as they were.
 """
@@ -36,9 +36,9 @@ def show_command():
     from sqlalchemy import select
 
     from sipflask.core import inbound
-    from sipflask.records import inbound as inbound_settings
     from sipflask.extensions import db
     from sipflask.models import InboundCredential
+    from sipflask.records import inbound as inbound_settings
 
     doc = inbound_settings.export_settings()
     settings = inbound_settings.load_settings()
@@ -55,6 +55,3 @@ def show_command():
     synced = settings.synced_at.isoformat() if settings and settings.synced_at else "never"
     click.echo(f"last synced: {synced}")
 
-
-def init_app(app):
-    app.cli.add_command(inbound_cli)

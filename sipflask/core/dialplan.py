@@ -6,12 +6,12 @@ Both the voice webhook and the buyer editor's preview call
 Order of work for a SIP buyer (SPEC "Tokens", "Outbound SIP"):
 
 1. expand tokens in the buyer's URI, percent-encoding each value with
-   :func:`~sipflask.sip.pct_encode_user` (a value cannot add a parameter, a
+   :func:`~sipflask.core.sipheaders.pct_encode_user` (a value cannot add a parameter, a
    header, a login or a host);
 2. merge headers: defaults, then plugin headers, then the buyer's own, each
    buyer value token-expanded *without* escaping -- the whole value is
    percent-encoded once, when the URI is built;
-3. :func:`~sipflask.sip.build_dial_uri` validates the URI, checks Twilio's
+3. :func:`~sipflask.core.sipheaders.build_dial_uri` validates the URI, checks Twilio's
    limits and drops headers (recording why) if they do not fit;
 4. ``<Dial><Sip>`` TwiML, with credentials only when both are set.
 
@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sipflask.core.phone import digits_only, normalise_e164
-from sipflask.core.sip import (
+from sipflask.core.sip import is_sip
+from sipflask.core.sipheaders import (
     Header,
     build_dial_uri,
-    is_sip,
     merge_headers,
     pct_encode_user,
 )

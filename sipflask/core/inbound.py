@@ -1,4 +1,4 @@
-"""Inbound SIP (SPEC "Inbound SIP"): the rules, and the settings as import/export records.
+"""Inbound SIP (SPEC "Inbound SIP"): domain names, credentials, the webhook's first step.
 
 Partners call sipflask's tracking numbers over SIP through two Twilio SIP domains built from
 one base name:
@@ -10,43 +10,39 @@ one base name:
 The user part of the ``To`` URI is the tracking number in E.164
 (``sip:+18882223333@acme.sip.twilio.com``).
 
-The first half of this module is pure (no Flask, no database): name, credential and IP rules
-(Twilio's own where Twilio has them), the SIP addresses of a number, and :func:`classify`, which
-the voice webhook calls first to decide which number a call is for or why it is refused.
-The second half reads and writes the stored settings for ``flask export``/``import``
-(:func:`export_settings`, :func:`check_settings`, :func:`apply_settings`).
+This module is pure (no Flask, no database): name and credential rules (Twilio's own where
+Twilio has them), the SIP addresses of a number, :func:`classify`, which the voice webhook calls
+first to decide which number a call is for or why it is refused, and :func:`check_settings` for
+the ``inbound`` section of an import document. The IP whitelist's rules are in
+:mod:`sipflask.core.ip_whitelist`; the stored settings are read and written by
+:mod:`sipflask.records.inbound`.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 from urllib.parse import unquote
 
 from sipflask.core import phone, sip
+from sipflask.core.ip_whitelist import check_ip_list
 from sipflask.core.validation import CONTROL_RE, Report
 
 __all__ = [
-    "TWILIO_SIP_SUFFIX", "IP_DOMAIN_SUFFIX", "MAX_IPS", "USERNAME_MAX", "PASSWORD_MIN",
+    "TWILIO_SIP_SUFFIX", "IP_DOMAIN_SUFFIX", "USERNAME_MAX", "PASSWORD_MIN",
     "domain_names", "credential_domain", "ip_domain", "name_problem", "normalise_name",
-    "username_problem", "password_problem", "parse_ip", "ip_problem", "IpEntry",
-    "check_ip_list", "sip_addresses", "Decision", "classify",
-    "load_settings", "get_settings", "export_settings", "check_settings", "apply_settings",
+    "username_problem", "password_problem", "sip_addresses", "Decision", "classify",
+    "EXPORT_KEYS", "check_settings",
 ]
 
 TWILIO_SIP_SUFFIX = ".sip.twilio.com"
 #: Appended to the base name for the IP-authenticated domain: ``acme`` -> ``acme-ip``.
 IP_DOMAIN_SUFFIX = "-ip"
-#: Twilio: an IP access control list holds at most 100 entries.
-MAX_IPS = 100
 #: Twilio: a SIP credential's username is at most 32 characters.
 USERNAME_MAX = 32
 #: Twilio: a SIP credential's password is at least 12 characters, with a digit and mixed case.
 PASSWORD_MIN = 12
 PASSWORD_MAX = 128
-#: Wider than this is not a whitelist any more (a /7 is 2% of the Internet).
-MIN_PREFIX = 8
 
 # A DNS label that stays one after "-ip" is appended (63 characters at most), lower-case:
 # Twilio's domain names hold letters, digits and '-' and end with sip.twilio.com.
@@ -124,95 +120,6 @@ def password_problem(password: str) -> str | None:
     if CONTROL_RE.search(password) or " " in password:
         return "The password must not contain spaces or control characters."
     return None
-
-
-# --- IP whitelist ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class IpEntry:
-    """One whitelist entry as Twilio takes it: ``IpAddress`` and ``CidrPrefixLength``."""
-
-    address: str
-    prefix: int
-
-    @property
-    def text(self) -> str:
-        """How sipflask stores and shows it: ``203.0.113.7`` or ``203.0.113.0/24``."""
-        return self.address if self.prefix == 32 else f"{self.address}/{self.prefix}"
-
-
-def parse_ip(text: str) -> IpEntry:
-    """``203.0.113.7``, ``203.0.113.0/24`` -> IpEntry; ValueError with a user-facing message."""
-    raw = (text or "").strip()
-    if not raw:
-        raise ValueError("Enter an IPv4 address or a CIDR range.")
-    if "/" in raw:
-        addr_part, _, prefix_part = raw.partition("/")
-        if not prefix_part.isdigit():
-            raise ValueError(f"{raw!r}: the part after '/' must be a prefix length (8-32).")
-    try:
-        network = ipaddress.ip_network(raw, strict=True)
-    except ValueError as exc:
-        if "has host bits set" in str(exc):
-            loose = ipaddress.ip_network(raw, strict=False)
-            raise ValueError(f"{raw!r} has host bits set: the range is {loose}.") from None
-        try:
-            ipaddress.ip_address(raw.partition("/")[0])
-        except ValueError:
-            raise ValueError(f"{raw!r} is not an IPv4 address or CIDR range "
-                             "(e.g. 203.0.113.7 or 203.0.113.0/24).") from None
-        raise ValueError(f"{raw!r}: the prefix length must be from {MIN_PREFIX} to 32.") from None
-    if network.version != 4:
-        raise ValueError(f"{raw!r} is IPv6; Twilio's IP access control lists take IPv4 only.")
-    problem = ip_problem(network)
-    if problem:
-        raise ValueError(problem)
-    return IpEntry(str(network.network_address), network.prefixlen)
-
-
-def ip_problem(network: ipaddress.IPv4Network) -> str | None:
-    shown = str(network.network_address) if network.prefixlen == 32 else str(network)
-    if network.prefixlen < MIN_PREFIX:
-        return f"{shown} is too wide: use a prefix of /{MIN_PREFIX} or longer."
-    address = network.network_address
-    if address.is_unspecified or address.is_loopback or address.is_multicast \
-            or address.is_link_local or network.overlaps(ipaddress.ip_network("240.0.0.0/4")):
-        return (f"{shown} is a loopback, link-local, multicast or reserved address: Twilio "
-                "never receives SIP from it.")
-    return None
-
-
-def check_ip_list(values: Iterable[str]) -> tuple[list[IpEntry | None], dict[int, str], str | None]:
-    """Check whitelist rows in order; returns entries (None where wrong or blank), errors by row
-    index, and an error about the list as a whole (too many entries)."""
-    entries: list[IpEntry | None] = []
-    errors: dict[int, str] = {}
-    seen: dict[IpEntry, int] = {}
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            entries.append(None)
-            errors[i] = "Must be text: an IPv4 address or CIDR range."
-            continue
-        if not value.strip():
-            entries.append(None)
-            continue
-        try:
-            entry = parse_ip(value)
-        except ValueError as exc:
-            entries.append(None)
-            errors[i] = str(exc)
-            continue
-        if entry in seen:
-            errors[i] = f"{entry.text} is already in row {seen[entry] + 1}."
-            entries.append(None)
-            continue
-        seen[entry] = i
-        entries.append(entry)
-    count = sum(1 for e in entries if e is not None)
-    whole = None
-    if count > MAX_IPS:
-        whole = f"Twilio allows at most {MAX_IPS} entries per list; there are {count}."
-    return entries, errors, whole
 
 
 # --- SIP addresses of a number --------------------------------------------------------------------
@@ -306,13 +213,6 @@ def classify(params: Mapping[str, str], settings_name: str | None, enabled: bool
 
 
 # --- the inbound section of an import document -------------------------------------------------
-def ip_sort_key(text: str):
-    try:
-        entry = parse_ip(text)
-        return (0, int(ipaddress.ip_address(entry.address)), entry.prefix, text)
-    except ValueError:
-        return (1, 0, 0, text)
-
 
 EXPORT_KEYS = ("enabled", "name", "ip_whitelist")
 

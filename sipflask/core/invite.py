@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from sipflask.core.dialplan import AttemptPlan
-from sipflask.core.sip import Header, SipUriError, parse_sip_uri, pct_encode_user
+from sipflask.core.sip import SipUriError, parse_sip_uri
+from sipflask.core.sipheaders import Header, pct_encode_user
 
 __all__ = ["InviteHeader", "Invite", "split_dial_uri", "build_invite", "TWILIO"]
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sipflask.core import phone, sip, tokens
+from sipflask.core import phone, sip, sipheaders, tokens
 
 REF_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 AFID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
@@ -216,9 +216,9 @@ def check_buyer_number(report: Report, value: str, *, path="number",
     if sip.is_sip(value):
         # Tokens in the URI are checked by expanding them to a harmless sample; the fixed
         # parts must already form a valid URI under Twilio's length limit.
-        expanded = tokens.expand(value, {}, escape=sip.pct_encode_user)
+        expanded = tokens.expand(value, {}, escape=sipheaders.pct_encode_user)
         sample = tokens.expand(value, _sample_values(tokens.tokens_used(value)),
-                               escape=sip.pct_encode_user)
+                               escape=sipheaders.pct_encode_user)
         try:
             sip.parse_sip_uri(sample)
         except sip.SipUriError as exc:
@@ -269,7 +269,7 @@ def check_headers(report: Report, headers: Any, *, known_tokens: Iterable[str] =
             report.error(f"{here}.value", "Header value must be text.")
             continue
         name = name.strip()
-        problem = sip.header_name_problem(name)
+        problem = sipheaders.header_name_problem(name)
         if problem:
             report.error(f"{here}.name", problem)
         if CONTROL_RE.search(value):
@@ -292,7 +292,7 @@ def check_headers(report: Report, headers: Any, *, known_tokens: Iterable[str] =
         else:
             seen[low] = i
     for i, (name, _) in enumerate(rows):
-        if name.lower() in (p.lower() for p in sip.PROTECTED):
+        if name.lower() in (p.lower() for p in sipheaders.PROTECTED):
             report.error(f"{path}[{i}].name", f"{name} is set by sipflask on every call and "
                                               "can't be replaced.")
     return rows
@@ -303,13 +303,13 @@ def check_fixed_header_part(report: Report, number: str, rows: list[tuple[str, s
     """Refuse a buyer whose headers break Twilio's 1024-character limit before any token."""
     if not sip.is_sip(number) or report.errors:
         return
-    fixed = [sip.Header("X-PH-RetreaverUUID", SAMPLE_UUID, "default"),
-             sip.Header("X-PH-RetreaverKey", SAMPLE_KEY, "default")]
-    fixed += [sip.Header(n, tokens.expand(v, {}), "buyer") for n, v in rows]
-    part = "&".join(f"{h.name}={sip.pct_encode_hvalue(h.value)}" for h in fixed if h.value)
-    if len(part) >= sip.HEADER_PART_LIMIT:
+    fixed = [sipheaders.Header("X-PH-RetreaverUUID", SAMPLE_UUID, "default"),
+             sipheaders.Header("X-PH-RetreaverKey", SAMPLE_KEY, "default")]
+    fixed += [sipheaders.Header(n, tokens.expand(v, {}), "buyer") for n, v in rows]
+    part = "&".join(f"{h.name}={sipheaders.pct_encode_hvalue(h.value)}" for h in fixed if h.value)
+    if len(part) >= sipheaders.HEADER_PART_LIMIT:
         report.error(path, f"The headers take {len(part)} characters in the SIP URI before any "
-                           f"token is filled in; Twilio's limit is under {sip.HEADER_PART_LIMIT}.")
+                           f"token is filled in; Twilio's limit is under {sipheaders.HEADER_PART_LIMIT}.")
 
 
 def check_buyer(rec: dict, *, default_region: str | None = None,

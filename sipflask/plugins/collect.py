@@ -1,6 +1,6 @@
 """Calling the per-call hooks for the webhook and the preview: ``sip_headers``, ``token_values``.
 
-Built-ins run inline with the real buyer and return :class:`sipflask.core.sip.Header` objects
+Built-ins run inline with the real buyer and return :class:`sipflask.core.sipheaders.Header` objects
 whose ``source`` says where they go; third-party implementations run in the pool
 (:mod:`~sipflask.plugins.runner`), each on its own copy of the input, and their results are
 checked (:mod:`~sipflask.plugins.results`).
@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from sipflask.core import sip
+from sipflask.core import sipheaders
 from sipflask.plugins import results
 from sipflask.plugins.calls import CallInfo, safe_buyer
 from sipflask.plugins.manager import get_manager
@@ -21,13 +21,13 @@ from sipflask.plugins.runner import PluginFailure, call_third_party, fail, repor
 
 
 def _third_party_headers(app: Flask, impls, call: CallInfo, buyer: Any,
-                         values: Mapping[str, str], failures: list) -> list[sip.Header]:
+                         values: Mapping[str, str], failures: list) -> list[sipheaders.Header]:
     safe = safe_buyer(buyer)
 
     def make_kwargs() -> dict[str, Any]:
         return {"call": copy.deepcopy(call), "buyer": copy.deepcopy(safe), "values": dict(values)}
 
-    headers: list[sip.Header] = []
+    headers: list[sipheaders.Header] = []
     for name, result in call_third_party(app, "sip_headers", impls, make_kwargs, failures):
         try:
             pairs = results.header_pairs(result)
@@ -35,7 +35,7 @@ def _third_party_headers(app: Flask, impls, call: CallInfo, buyer: Any,
             fail(failures, name, "sip_headers", str(exc))
             continue
         source = f"plugin:{name}"
-        headers.extend(sip.Header(n, v, source) for n, v in pairs)
+        headers.extend(sipheaders.Header(n, v, source) for n, v in pairs)
     return headers
 
 
@@ -45,20 +45,20 @@ def collect_sip_headers(
     values: Mapping[str, str],
     *,
     app: Flask | None = None,
-) -> tuple[list[sip.Header], list[sip.Header], list[sip.Header], list[PluginFailure]]:
+) -> tuple[list[sipheaders.Header], list[sipheaders.Header], list[sipheaders.Header], list[PluginFailure]]:
     """Call every ``sip_headers`` implementation for one SIP attempt.
 
     Returns ``(defaults, plugin_headers, buyer_headers, failures)``: the default
     headers (source ``"default"``), plugin headers in plugin name order (source
     ``"plugin:<name>"``), the buyer's own headers with tokens expanded (source
     ``"buyer"``), and the plugins that were skipped. Merge them with
-    :func:`sipflask.core.sip.merge_headers` in that order (SPEC precedence).
+    :func:`sipflask.core.sipheaders.merge_headers` in that order (SPEC precedence).
     """
     app = app if app is not None else current_app._get_current_object()
     builtins, others = get_manager(app).impls("sip_headers")
-    defaults: list[sip.Header] = []
-    plugin_headers: list[sip.Header] = []
-    buyers: list[sip.Header] = []
+    defaults: list[sipheaders.Header] = []
+    plugin_headers: list[sipheaders.Header] = []
+    buyers: list[sipheaders.Header] = []
     # Built-ins: trusted code, inline, with the real buyer; an error here is a bug.
     kwargs = {"call": call, "buyer": buyer, "values": values}
     for impl in builtins:

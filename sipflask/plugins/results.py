@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sipflask.core import sip
+from sipflask.core import sipheaders
 from sipflask.core.tokens import BUILTIN_TOKENS
 from sipflask.plugins.runner import PluginFailure, fail
 
@@ -46,7 +46,7 @@ def header_pairs(result: Any) -> list[tuple[str, str]]:
                 and isinstance(item[0], str) and isinstance(item[1], str)):
             raise BadResult(f"item {i} is not a (name, value) pair of strings")
         name, value = item
-        problem = sip.header_name_problem(name)
+        problem = sipheaders.header_name_problem(name)
         if problem is not None:
             raise BadResult(f"item {i} has an invalid header name {name[:60]!r}: {problem}")
         if "\r" in value or "\n" in value:

@@ -5,7 +5,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sipflask.core.inbound import check_ip_list, ip_sort_key, normalise_name
+from sipflask.core.inbound import normalise_name
+from sipflask.core.ip_whitelist import check_ip_list, ip_sort_key
 from sipflask.extensions import db
 from sipflask.models import InboundIp, InboundSettings
 

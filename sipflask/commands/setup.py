@@ -1,0 +1,60 @@
+"""``flask --app sipflask demo|export|import``: the whole setup as a JSON document.
+
+The document's rules and its one writer are in ``sipflask.records.setup_json``; these commands
+only read and write files and print what happened.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+
+import click
+from flask.cli import with_appcontext
+
+from sipflask.records import setup_json
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 4 buyers); idempotent."""
+    doc = json.loads(resources.files("sipflask").joinpath("data/demo.json").read_text())
+    try:
+        result = setup_json.import_setup(doc)
+    except setup_json.SetupError as exc:  # only if the stored data clashes (e.g. an afid)
+        raise click.ClickException("The demo data clashes with what is stored:\n" + str(exc))
+    click.echo(result.summary())
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("file", type=click.File("w"), default="-")
+@click.option("--with-secrets", is_flag=True, help="Include SIP passwords (in plain text).")
+def export_command(file, with_secrets):
+    """Write the whole setup as JSON to FILE (default: standard output)."""
+    json.dump(setup_json.export_setup(with_secrets=with_secrets), file, indent=2,
+              ensure_ascii=False)
+    file.write("\n")
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("file", type=click.File("r"))
+def import_command(file):
+    """Validate FILE and import it; nothing is written if any record is wrong."""
+    try:
+        doc = json.load(file)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not valid JSON: {exc}")
+    try:
+        result = setup_json.import_setup(doc)
+    except setup_json.SetupError as exc:
+        lines = exc.report.lines()
+        click.echo(f"Nothing was imported: {len(lines)} problem(s) found.", err=True)
+        for line in lines:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(result.summary())
