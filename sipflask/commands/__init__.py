@@ -120,6 +120,8 @@ def init_app(app):
     app.cli.add_command(users_cli)
     for command in (demo_command, export_command, import_command, simulate_call_command):
         app.cli.add_command(command)
+    from sipflask.commands.worker import worker_command
+    app.cli.add_command(worker_command)
 
 
 @click.command("simulate-call")
