@@ -1,6 +1,10 @@
 """Background jobs: registering, the real Huey consumer on SQLite and Redis, ``worker --once``."""
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -147,3 +151,21 @@ def test_sqlite_queue_lives_in_the_instance_folder_by_default(tmp_path, test_job
     queue = get_queue(app)
     assert type(queue.huey).__name__ == "SqliteHuey"
     assert queue.huey.storage.filename == str(tmp_path / "instance" / "jobs.sqlite")
+
+
+def _cli(tmp_path, *args, **env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SIPFLASK_")}
+    base.update(SIPFLASK_INSTANCE_PATH=str(tmp_path / "instance"), **env)
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "sipflask", *args],
+                          cwd=Path(__file__).resolve().parents[1], env=base,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_once_as_a_real_command(tmp_path):
+    ok = _cli(tmp_path, "worker", "--once")
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "instance" / "jobs.sqlite").exists()
+    down = _cli(tmp_path, "worker", "--once", SIPFLASK_REDIS_URL="redis://127.0.0.1:1/0")
+    assert down.returncode == 1
+    assert down.stderr.startswith("Error: the job queue could not be read: ")
+    assert len(down.stderr.strip().splitlines()) == 1 and "Traceback" not in down.stderr
