@@ -54,7 +54,7 @@ def _run_once(queue) -> None:
 @click.option("--once", is_flag=True, help="Run every job that is due, then exit.")
 @with_appcontext
 def worker_command(workers, once):
-    """Run background jobs (lease sweeps, reconciliation, heartbeat) until stopped."""
+    """Run background jobs (the heartbeat and every job registered in sipflask.jobs)."""
     queue = get_queue(current_app._get_current_object())
     if once:
         _run_once(queue)
