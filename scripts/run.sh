@@ -23,4 +23,9 @@ echo "==> admin user"
 echo
 echo "sipflask is starting on http://$HOST:$PORT  (sign in as $ADMIN_EMAIL; Ctrl-C stops it)"
 echo "Try a call without Twilio:  .venv/bin/flask --app sipflask simulate-call --to +18882223333 --from +14155552671 --outcome busy:486 --outcome completed"
-exec .venv/bin/flask run --host "$HOST" --port "$PORT"
+# The job worker (heartbeat and the other background jobs) runs beside the web server. Ctrl-C
+# reaches both (same process group); the trap also stops the worker if the server exits alone.
+.venv/bin/flask worker &
+WORKER_PID=$!
+trap 'kill -INT "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true' EXIT
+.venv/bin/flask run --host "$HOST" --port "$PORT"

@@ -34,6 +34,16 @@ DEFAULTS = dict(
     MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     SESSION_COOKIE_HTTPONLY=True,
     SESSION_COOKIE_SAMESITE="Lax",
+    # Background jobs (sipflask/jobs): Redis shared by all machines, else a SQLite file in the
+    # instance folder (JOBS_SQLITE_PATH overrides where).
+    REDIS_URL=None,
+    JOBS_QUEUE_NAME="sipflask",
+    JOBS_SQLITE_PATH=None,
+    # /readyz fails when no worker ran the heartbeat job (every minute) for this long; 0: no check.
+    WORKER_HEARTBEAT_MAX_AGE=180,
+    # /metrics: loopback, these comma-separated networks, or "Authorization: Bearer <token>".
+    METRICS_ALLOW="",
+    METRICS_TOKEN="",
 )
 
 
@@ -55,7 +65,11 @@ def _secret_key(app: Flask) -> str:
 
 
 def create_app(test_config=None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # SIPFLASK_INSTANCE_PATH: where config.py, the secret key and the SQLite files live when the
+    # package is installed (Flask's default is then <prefix>/var/sipflask-instance).
+    instance = os.environ.get("SIPFLASK_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=os.path.abspath(instance) if instance else None)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
         DEFAULTS,
@@ -90,10 +104,12 @@ def create_app(test_config=None) -> Flask:
     from sipflask.blueprints import register_blueprints
     register_blueprints(app)
 
-    from sipflask import errors, htmx, plugins
+    from sipflask import errors, htmx, jobs, monitoring, plugins
     errors.init_app(app)
     htmx.init_app(app)
     plugins.init_app(app)
+    jobs.init_app(app)
+    monitoring.init_app(app)
 
     commands.init_app(app)
     return app

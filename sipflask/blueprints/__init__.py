@@ -2,7 +2,7 @@
 from importlib import import_module
 
 BLUEPRINTS = ("auth", "home", "publishers", "campaigns", "numbers", "buyers", "webhook",
-              "plugins_page", "calls", "postbacks", "inbound")
+              "plugins_page", "calls", "postbacks", "inbound", "ops")
 
 
 def register_blueprints(app):

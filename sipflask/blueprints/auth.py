@@ -24,8 +24,9 @@ bp = Blueprint("auth", __name__)
 
 # Endpoints reachable without a login: Twilio's webhooks carry their own signature instead.
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
-# Postbacks come from buyers' servers and authenticate with the call's secret key.
-PUBLIC_BLUEPRINTS = {"webhook", "postbacks"}
+# Postbacks come from buyers' servers and authenticate with the call's secret key; ops
+# (/healthz, /readyz, /metrics) is for probes, which carry no login (/metrics checks its own).
+PUBLIC_BLUEPRINTS = {"webhook", "postbacks", "ops"}
 
 
 class LoginForm(FlaskForm):

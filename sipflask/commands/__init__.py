@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask --app sipflask users|demo|export|import|simulate-call|inbound``.
+"""Command-line interface: ``flask --app sipflask users|demo|export|import|simulate-call|inbound|worker``.
 
 One module per command group, named for what it works on (``users``, ``setup`` for the JSON
 document, ``simulate``, ``inbound``); a new group gets a module of its own and one line in
@@ -6,7 +6,7 @@ document, ``simulate``, ``inbound``); a new group gets a module of its own and o
 """
 from __future__ import annotations
 
-from sipflask.commands import inbound, setup, simulate, users
+from sipflask.commands import inbound, setup, simulate, users, worker
 
 
 def init_app(app) -> None:
@@ -15,3 +15,4 @@ def init_app(app) -> None:
                     simulate.simulate_call_command):
         app.cli.add_command(command)
     app.cli.add_command(inbound.inbound_cli)
+    app.cli.add_command(worker.worker_command)
