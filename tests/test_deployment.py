@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import _schema_url, pg_or_skip
+from tests.support.app import pg_or_skip, schema_url
 from tests.support.jobs import redis_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def deploy_env(tmp_path, request):
         with engine.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        env["SIPFLASK_SQLALCHEMY_DATABASE_URI"] = _schema_url(url, schema)
+        env["SIPFLASK_SQLALCHEMY_DATABASE_URI"] = schema_url(url, schema)
 
         def drop_schema():
             with engine.begin() as conn:

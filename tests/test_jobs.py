@@ -16,7 +16,7 @@ from sipflask.extensions import db
 from sipflask.jobs.heartbeat import last_heartbeat
 from sipflask.jobs.queue import FAILED_KEY, RUN_KEY, get_queue
 from sipflask.models import User
-from tests.conftest import make_app
+from tests.support.app import make_app
 from tests.support.jobs import queue_config
 
 

@@ -9,7 +9,7 @@ from sipflask.extensions import db
 from sipflask.jobs.heartbeat import KEY as HEARTBEAT_KEY
 from sipflask.jobs.queue import get_queue
 from sipflask.monitoring import metrics
-from tests.conftest import make_app
+from tests.support.app import make_app
 from tests.support.jobs import queue_config
 
 OUTSIDER = {"REMOTE_ADDR": "203.0.113.5"}

@@ -34,7 +34,7 @@ def pg_or_skip():
     return PG_URL
 
 
-def _schema_url(url: str, schema: str) -> str:
+def schema_url(url: str, schema: str) -> str:
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
@@ -46,7 +46,7 @@ def reset_postgres(url: str) -> str:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     engine.dispose()
-    return _schema_url(url, SCHEMA)
+    return schema_url(url, SCHEMA)
 
 
 _pg = {}

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.support.app import IN_CI
 
 REDIS_URL = os.environ.get("SIPFLASK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
