@@ -34,18 +34,13 @@ def token_values(call: plugins.CallInfo, buyer_id: int | None = None) -> dict[st
     return values
 
 
-def buyer_spec(buyer) -> dialplan.BuyerSpec:
-    """A ``models.Buyer`` or ``directory.BuyerRow`` as the pure core sees it (password decrypted)."""
-    if isinstance(buyer, directory.BuyerRow):
-        password = crypto.decrypt(current_app.config["SECRET_KEY"], buyer.sip_password_encrypted)
-        headers = list(buyer.headers)
-    else:
-        password = buyer.sip_password
-        headers = [(h.name, h.value) for h in buyer.headers]
+def buyer_spec(buyer: directory.BuyerRow) -> dialplan.BuyerSpec:
+    """A routing-list row as the pure core sees it (password decrypted)."""
     return dialplan.BuyerSpec(
         id=buyer.id, name=buyer.name, number=buyer.number,
-        sip_username=buyer.sip_username or "", sip_password=password,
-        sip_headers=headers, timeout=buyer.timeout)
+        sip_username=buyer.sip_username or "",
+        sip_password=crypto.decrypt(current_app.config["SECRET_KEY"], buyer.sip_password_encrypted),
+        sip_headers=list(buyer.headers), timeout=buyer.timeout)
 
 
 @dataclass
