@@ -9,7 +9,7 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from sipflask import plugins
 from sipflask.callflow.directory import NumberRow
@@ -20,6 +20,8 @@ _CALLS, _ATTEMPTS = Call.__table__, Attempt.__table__
 # Built once: the values come as execution parameters, so SQLAlchemy compiles each only once.
 _INSERT_CALL = insert(_CALLS).returning(_CALLS.c.id)
 _INSERT_ATTEMPTS = insert(_ATTEMPTS)
+_DELETE_ATTEMPT = delete(_ATTEMPTS).where(_ATTEMPTS.c.call_id == bindparam("attempt_call"),
+                                          _ATTEMPTS.c.position == bindparam("attempt_position"))
 
 
 @dataclass
@@ -106,6 +108,11 @@ def attempt_row(state: CallState, buyer, planned) -> dict:
 def insert_attempts(call_id: int, rows: list[dict]) -> None:
     if rows:
         db.session.execute(_INSERT_ATTEMPTS, [{**r, "call_id": call_id} for r in rows])
+
+
+def delete_attempt(call_id: int, position: int) -> None:
+    """Take back an attempt written in this transaction (its buyer could not be reserved)."""
+    db.session.execute(_DELETE_ATTEMPT, {"attempt_call": call_id, "attempt_position": position})
 
 
 def append_skips_to_last_attempt(call_id: int, skipped: list[dict]) -> None:

@@ -124,11 +124,12 @@ def _skip(buyer, reason: str) -> dict:
 
 @dataclass
 class _Round:
-    """What one routing round decided: attempts to insert, buyers passed over, the dial."""
+    """What one routing round decided: attempts not yet written, buyers passed over, the dial."""
 
     rows: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     plan: dialplan.AttemptPlan | None = None
+    buyer_id: int | None = None
 
 
 def route_next(state: CallState, action_url) -> str:
@@ -141,8 +142,7 @@ def route_next(state: CallState, action_url) -> str:
         if info.campaign_id is not None else {}
     day = caps.today()
     # A new call's row goes in first: a repeated webhook fails here (unique CallSid) before
-    # any buyer is reserved, and the buyer's row stays locked only from the reserving UPDATE
-    # to the COMMIT two statements later.
+    # any buyer is reserved.
     inserted_now = state.id is None
     if inserted_now:
         store.write_call(state, "routing")
@@ -151,7 +151,7 @@ def route_next(state: CallState, action_url) -> str:
     db.session.commit()
     if done.plan is not None:
         log.info("call %s: attempt %d dials buyer %s (%s)", info.uuid, state.position - 1,
-                 done.rows[-1]["buyer_id"], done.plan.kind)
+                 done.buyer_id, done.plan.kind)
         return done.plan.twiml
     log.warning("call %s: no buyer available (%d passed over)", info.uuid, len(buyers))
     return twiml.say_and_hangup(MSG_NO_BUYER)
@@ -173,31 +173,43 @@ def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
         chosen.tried = True
         buyer = buyers[chosen.buyer_id]
         planned = _plan(state, buyer, action_url)
-        plan = planned.plan
         for f in planned.failures:
             log.warning("call %s: plugin %s.%s skipped: %s", info.uuid, f.plugin, f.hook, f.error)
         row = store.attempt_row(state, buyer, planned)
-        if plan.error:
+        if planned.plan.error:
             # The buyer's number expanded into something undiallable: record it, try the next.
             row.update(dial_status="failed", ended_at=utcnow(),
-                       skipped=done.skipped + [_skip(buyer, f"not dialled: {plan.error}")])
+                       skipped=done.skipped + [_skip(buyer, f"not dialled: {planned.plan.error}")])
             done.rows.append(row)
-            log.warning("call %s: buyer %s not dialled: %s", info.uuid, buyer.id, plan.error)
+            log.warning("call %s: buyer %s not dialled: %s", info.uuid, buyer.id,
+                        planned.plan.error)
             state.position += 1
             done.skipped = []
             continue
-        # The routing snapshot may be stale (or cached): the database has the last word on
-        # caps and pauses. Reserving last keeps the buyer's row locked only until the commit.
-        if not caps.reserve(buyer.id, day):
-            done.skipped.append(_skip(buyer, caps.refusal(buyer.id, day)))
-            continue
-        row.update(holds_slot=True, skipped=done.skipped)
-        done.rows.append(row)
+        if _reserve(state, done, buyer, row, day):
+            state.tried.add(buyer.id)
+            state.position += 1
+            done.plan, done.buyer_id = planned.plan, buyer.id
+            return done
+
+
+def _reserve(state: CallState, done: _Round, buyer, row: dict, day) -> bool:
+    """Write the attempt, then take the buyer's slot, or take the attempt back and say why not.
+
+    Reserving is the last statement before the COMMIT: every call to a buyer updates its row,
+    and the row stays locked from that UPDATE to the COMMIT, so nothing else may sit between.
+    """
+    row.update(holds_slot=True, skipped=list(done.skipped))
+    store.insert_attempts(state.id, done.rows + [row])
+    done.rows = []
+    # The routing snapshot may be stale (or cached): the database has the last word on
+    # caps and pauses.
+    if caps.reserve(buyer.id, day):
         done.skipped = []
-        state.tried.add(buyer.id)
-        state.position += 1
-        done.plan = plan
-        return done
+        return True
+    store.delete_attempt(state.id, row["position"])
+    done.skipped.append(_skip(buyer, caps.refusal(buyer.id, day)))
+    return False
 
 
 def _plan(state: CallState, buyer: directory.BuyerRow, action_url) -> PlannedAttempt:
@@ -214,18 +226,19 @@ def _plan(state: CallState, buyer: directory.BuyerRow, action_url) -> PlannedAtt
 
 
 def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
-    """Write the round's outcome: the call's status, its attempts, who was passed over."""
-    skipped = done.skipped
+    """Write the rest of the round's outcome: the call's status, attempts not yet written, and
+    who was passed over."""
     if done.plan is not None:
         if not inserted_now:
             store.write_call(state, "routing")
-    else:
-        reason = "no buyer available" + (
-            ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else "")
-        if skipped and done.rows:
-            done.rows[-1]["skipped"] = list(done.rows[-1]["skipped"]) + skipped
-            skipped = []
-        store.write_call(state, "no-buyer", reason=reason, ended=True)
-        if skipped and state.id is not None and not done.rows:
-            store.append_skips_to_last_attempt(state.id, skipped)
+        return
+    skipped = done.skipped
+    reason = "no buyer available" + (
+        ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else "")
+    if skipped and done.rows:
+        done.rows[-1]["skipped"] = list(done.rows[-1]["skipped"]) + skipped
+        skipped = []
+    store.write_call(state, "no-buyer", reason=reason, ended=True)
     store.insert_attempts(state.id, done.rows)
+    if skipped:
+        store.append_skips_to_last_attempt(state.id, skipped)
