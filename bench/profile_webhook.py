@@ -32,14 +32,14 @@ BUCKETS = {
     "Session.commit": ("session.py", "commit"),
     "Session.flush": ("session.py", "flush"),
     "caps.reserve": ("caps.py", "reserve"),
-    "callflow._candidates (selectinload)": ("callflow.py", "_candidates"),
-    "attempts.plan_attempt (TwiML)": ("attempts.py", "plan_attempt"),
+    "directory.campaign_buyers": ("directory.py", "campaign_buyers"),
+    "dialplan.plan_attempt (TwiML)": ("dialplan.py", "plan_attempt"),
     "crypto._fernet (HKDF)": ("crypto.py", "_fernet"),
     "crypto.decrypt": ("crypto.py", "decrypt"),
-    "pool pre-ping": ("base.py", "_do_ping_w_event"),
+    "pool pre-ping": ("default.py", "_do_ping_w_event"),
     "DB round trips (cursor.execute)": ("default.py", "do_execute"),
-    "callflow.start_call": ("callflow.py", "start_call"),
-    "callflow.route_next": ("callflow.py", "route_next"),
+    "callflow.start_call": ("voice.py", "start_call"),
+    "callflow.route_next": ("voice.py", "route_next"),
 }
 
 

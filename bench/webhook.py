@@ -610,6 +610,12 @@ def report(results: dict) -> None:
             verdict[f"{name}_big_vs_empty"] = round(r, 3)
             print(f"{name}: req/s with {results['bulk']['calls']:,} stored calls vs empty table "
                   f"at 16 concurrent: {r:.1%}")
+    for c, pair in levels.items():
+        s_cpu, f_cpu = pair["sipflask"]["server_cpu_ms_per_req"], pair["floor"]["server_cpu_ms_per_req"]
+        if s_cpu and f_cpu:
+            verdict.setdefault("cpu_ratio", {})[c] = round(s_cpu / f_cpu, 2)
+            print(f"server CPU per request at {c} concurrent: sipflask {s_cpu} ms, floor {f_cpu} ms "
+                  f"-> {s_cpu / f_cpu:.2f}x")
     worst_lg = max(r["loadgen_cpu_pct"] for pair in levels.values() for r in pair.values())
     print(f"load generator: at most {worst_lg:.0f}% of one core "
           f"(client CPU/request is printed per run above; the server had the rest)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Date, and_, bindparam, case, or_, select, update
 
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer
@@ -20,6 +20,21 @@ def today() -> date:
     return datetime.now(timezone.utc).date()
 
 
+_B = Buyer.__table__.c  # Core columns: no ORM bookkeeping on the webhook's hot path
+_DAY = bindparam("reserve_day", type_=Date)
+# Built once, with the buyer and the day as parameters: compiled once per process.
+_RESERVE = (
+    update(Buyer.__table__)
+    .where(_B.id == bindparam("reserve_buyer"), _B.paused.is_(False))
+    .where(or_(_B.concurrency_cap.is_(None), _B.active_calls < _B.concurrency_cap))
+    .where(or_(_B.daily_cap.is_(None), _B.calls_day.is_(None), _B.calls_day != _DAY,
+               _B.calls_today < _B.daily_cap))
+    .values(active_calls=_B.active_calls + 1,
+            calls_today=case((_B.calls_day == _DAY, _B.calls_today + 1), else_=1),
+            calls_day=_DAY)
+)
+
+
 def reserve(buyer_id: int, day: date | None = None) -> bool:
     """Take one concurrency slot and one daily call for the buyer; False when a cap is reached
     or the buyer is paused (checked here too, so a pause applies even to a cached routing list).
@@ -27,19 +42,8 @@ def reserve(buyer_id: int, day: date | None = None) -> bool:
     Runs in the caller's transaction: commit (or roll back) promptly, the row stays locked
     until then on PostgreSQL.
     """
-    day = day or today()
-    b = Buyer.__table__.c  # Core columns: no ORM bookkeeping on the webhook's hot path
-    stmt = (
-        update(Buyer.__table__)
-        .where(b.id == buyer_id, b.paused.is_(False))
-        .where(or_(b.concurrency_cap.is_(None), b.active_calls < b.concurrency_cap))
-        .where(or_(b.daily_cap.is_(None), b.calls_day.is_(None), b.calls_day != day,
-                   b.calls_today < b.daily_cap))
-        .values(active_calls=b.active_calls + 1,
-                calls_today=case((b.calls_day == day, b.calls_today + 1), else_=1),
-                calls_day=day)
-    )
-    return db.session.execute(stmt).rowcount == 1
+    params = {"reserve_buyer": buyer_id, "reserve_day": day or today()}
+    return db.session.execute(_RESERVE, params).rowcount == 1
 
 
 def refusal(buyer_id: int, day: date | None = None) -> str:

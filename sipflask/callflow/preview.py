@@ -3,8 +3,9 @@
 A :class:`SampleCall` (caller, tracking number, publisher, sub_id, tags as the user typed them)
 becomes a :class:`sipflask.plugins.CallInfo` like the one the voice webhook builds from a stored
 call; plugin token values are added the way ``callflow.start_call`` adds them; then
-``callflow.token_values`` and ``callflow.plan_for`` -- the functions the webhook runs for every
-attempt -- produce the TwiML and the headers. Nothing is written to the database.
+``planning.token_values`` and ``planning.plan_for`` -- the functions the webhook runs for every
+attempt -- produce the TwiML and the headers, for a :class:`BuyerSpec` made straight from the
+editor's checked values (:func:`draft_spec`). Nothing is written to the database.
 
 The SIP password never enters the preview: the buyer spec carries :data:`MASK` in its place
 whenever a password would be sent, so the TwiML shows ``password="********"`` exactly where the
@@ -16,10 +17,12 @@ import copy
 from dataclasses import dataclass, field
 from xml.dom import minidom
 
-from sipflask import callflow, plugins
+from sipflask import plugins
+from sipflask.callflow.planning import plan_for, token_values, with_plugin_values
 from sipflask.core.dialplan import AttemptPlan, BuyerSpec
 from sipflask.core.invite import Invite, build_invite
 from sipflask.core.redact import MASK
+from sipflask.core.validation import MAX_TIMEOUT, MIN_TIMEOUT
 from sipflask.models import Number, Publisher
 from sipflask.urls import dial_action_url
 
@@ -55,6 +58,19 @@ def call_info(sample: SampleCall) -> plugins.CallInfo:
         sub_id=sample.sub_id or "",
         tags={str(k): str(v) for k, v in (sample.tags or {}).items()},
     )
+
+
+def draft_spec(clean, *, buyer_id: int | None, number: str, send_password: bool) -> BuyerSpec:
+    """The buyer being edited as the webhook would plan it, from the editor's checked values
+    (``clean``: name, sip_username, timeout, sip_headers as (name, value) pairs); the password
+    is :data:`MASK` when one would be sent, and a timeout out of range falls back to 30."""
+    timeout = clean["timeout"]
+    if not (isinstance(timeout, int) and MIN_TIMEOUT <= timeout <= MAX_TIMEOUT):
+        timeout = 30
+    return BuyerSpec(id=buyer_id, name=clean["name"], number=number,
+                     sip_username=clean["sip_username"] or "",
+                     sip_password=MASK if send_password else "",
+                     sip_headers=[(n, v) for n, v in clean["sip_headers"]], timeout=timeout)
 
 
 @dataclass
@@ -98,10 +114,10 @@ def build(spec: BuyerSpec, sample: SampleCall, buyer_id: int | None) -> Preview:
     """
     if spec.sip_password not in ("", MASK):
         raise ValueError("the preview never handles a real SIP password")
-    info, failures = callflow.with_plugin_values(call_info(sample))
-    values = callflow.token_values(info, buyer_id)
+    info, failures = with_plugin_values(call_info(sample))
+    values = token_values(info, buyer_id)
     action = dial_action_url(info, 0)
-    planned = callflow.plan_for(info, spec, values, action)
+    planned = plan_for(info, spec, values, action)
     invite = build_invite(planned.plan, info.caller, sip_username=spec.sip_username,
                           has_password=bool(spec.sip_password))
     return Preview(info=info, values=values, plan=planned.plan, invite=invite,

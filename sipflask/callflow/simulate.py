@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
-from sipflask.callflow import RETRY_STATUSES
+from sipflask.callflow.callbacks import RETRY_STATUSES
 from sipflask.core.redact import MASK
 
 # What a <Dial> can end with, as Twilio's DialCallStatus says it.

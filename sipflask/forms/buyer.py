@@ -16,7 +16,6 @@ token help, the sample call and the live preview), each computed only when a tem
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +37,6 @@ from wtforms import (
     TextAreaField,
 )
 
-from sipflask import callflow
 from sipflask.callflow import preview
 from sipflask.core import sip, tokens, validation
 from sipflask.core.validation import ascii_int
@@ -386,17 +384,10 @@ class BuyerEditor:
     @cached_property
     def preview(self) -> preview.Preview:
         _report, clean, _rec, _ = self.check
-        number = clean["number"] or self.number_text
-        draft = Buyer(id=self.buyer.id if self.buyer else None, name=clean["name"],
-                      number=number, sip_username=clean["sip_username"],
-                      timeout=clean["timeout"] if isinstance(clean["timeout"], int)
-                      and validation.MIN_TIMEOUT <= clean["timeout"] <= validation.MAX_TIMEOUT
-                      else 30)
-        draft.headers = [BuyerHeader(position=i, name=n, value=v)
-                         for i, (n, v) in enumerate(clean["sip_headers"])]
-        # The same mapping the webhook uses, on an unsaved copy; the password is never read.
-        spec = dataclasses.replace(callflow.buyer_spec(draft),
-                                   sip_password=preview.MASK if self.will_send_password else "")
+        # The same spec the webhook plans with, from the checked values; the password is never read.
+        spec = preview.draft_spec(clean, buyer_id=self.buyer.id if self.buyer else None,
+                                  number=clean["number"] or self.number_text,
+                                  send_password=self.will_send_password)
         sample, _problems = self.sample
         return preview.build(spec, sample, self.buyer.id if self.buyer else None)
 

@@ -1,0 +1,122 @@
+"""A call while it is being routed, and every write of calls and attempts the webhooks make.
+
+The voice webhook is the hot path: calls and attempts are written with a few prepared Core
+statements (no ORM objects) and committed once by the caller.
+"""
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from sipflask import plugins
+from sipflask.callflow.directory import NumberRow
+from sipflask.extensions import db
+from sipflask.models import Attempt, Call, new_call_key, utcnow
+
+_CALLS, _ATTEMPTS = Call.__table__, Attempt.__table__
+# Built once: the values come as execution parameters, so SQLAlchemy compiles each only once.
+_INSERT_CALL = insert(_CALLS).returning(_CALLS.c.id)
+_INSERT_ATTEMPTS = insert(_ATTEMPTS)
+_DELETE_ATTEMPT = delete(_ATTEMPTS).where(_ATTEMPTS.c.call_id == bindparam("attempt_call"),
+                                          _ATTEMPTS.c.position == bindparam("attempt_position"))
+
+
+@dataclass
+class CallState:
+    """A call while it is being routed: plain data, written with a few Core statements."""
+
+    info: plugins.CallInfo
+    id: int | None = None            # None until the call row is inserted
+    call_sid: str | None = None
+    number_id: int | None = None
+    tag_sources: dict = field(default_factory=dict)
+    reason: str = ""
+    tried: set = field(default_factory=set)
+    position: int = 0                # of the next attempt
+
+
+def new_state(params: Mapping[str, str], called: str, number: NumberRow | None,
+              tags: dict, sources: dict) -> CallState:
+    """A call that has just arrived, not yet written."""
+    info = plugins.CallInfo(
+        # uuid and key now, not at INSERT: plugins and tokens need them before anything is written.
+        uuid=str(uuidlib.uuid4()), key=new_call_key(), caller=params.get("From", ""),
+        called=called, campaign_id=number.campaign_id if number else None,
+        campaign_ref=number.campaign_ref if number else "",
+        campaign_name=number.campaign_name if number else "",
+        campaign_settings=dict(number.campaign_settings) if number else {},
+        publisher_id=number.publisher_id if number else None,
+        afid=number.afid if number else "", sub_id=number.sub_id if number else "", tags=tags)
+    return CallState(info=info, call_sid=params.get("CallSid") or None,
+                     number_id=number.id if number else None, tag_sources=sources)
+
+
+def state_of(call: Call) -> CallState:
+    """A stored call, ready to route its next attempt."""
+    return CallState(info=plugins.call_info(call), id=call.id, call_sid=call.call_sid,
+                     number_id=call.number_id, tag_sources=dict(call.tag_sources or {}),
+                     reason=call.reason or "",
+                     tried={a.buyer_id for a in call.attempts if a.buyer_id is not None},
+                     position=len(call.attempts))
+
+
+def write_call(state: CallState, status: str, *, reason: str | None = None,
+               ended: bool = False) -> None:
+    """Insert the call (first write) or update its status."""
+    now = utcnow()
+    values = {"status": status}
+    if reason is not None:
+        values["reason"] = reason[:500]
+    if ended:
+        values["ended_at"] = now
+    if state.id is None:
+        info = state.info
+        state.id = db.session.execute(_INSERT_CALL, dict(
+            uuid=info.uuid, key=info.key, call_sid=state.call_sid, caller=info.caller,
+            called=info.called, number_id=state.number_id, campaign_id=info.campaign_id,
+            publisher_id=info.publisher_id, sub_id=info.sub_id or None, tags=info.tags,
+            tag_sources=state.tag_sources, converted=False, created_at=now,
+            **{"reason": state.reason[:500], **values})).scalar_one()
+    else:
+        db.session.execute(update(_CALLS).where(_CALLS.c.id == state.id).values(**values))
+
+
+def refuse(state: CallState, reason: str) -> None:
+    """Record a call that is not routed at all (refused, or to an unknown number)."""
+    write_call(state, "rejected", reason=reason, ended=True)
+    db.session.commit()
+
+
+def attempt_row(state: CallState, buyer, planned) -> dict:
+    """The attempt about to be made to ``buyer`` (a directory row) as planned."""
+    plan = planned.plan
+    return dict(
+        position=state.position, buyer_id=buyer.id, buyer_name=buyer.name, kind=plan.kind,
+        dialled=plan.target or buyer.number,
+        sip_username=buyer.sip_username if plan.kind == "sip" else "",
+        headers_sent=[{"name": h.name, "value": h.value, "source": h.source} for h in plan.sent],
+        headers_dropped=[{"name": h.name, "value": h.value, "source": h.source,
+                          "reason": why} for h, why in plan.dropped],
+        plugin_errors=[f.as_dict() for f in planned.failures],
+        # Every row has every key: they are inserted in one executemany.
+        holds_slot=False, skipped=[], dial_status=None, started_at=utcnow(), ended_at=None)
+
+
+def insert_attempts(call_id: int, rows: list[dict]) -> None:
+    if rows:
+        db.session.execute(_INSERT_ATTEMPTS, [{**r, "call_id": call_id} for r in rows])
+
+
+def delete_attempt(call_id: int, position: int) -> None:
+    """Take back an attempt written in this transaction (its buyer could not be reserved)."""
+    db.session.execute(_DELETE_ATTEMPT, {"attempt_call": call_id, "attempt_position": position})
+
+
+def append_skips_to_last_attempt(call_id: int, skipped: list[dict]) -> None:
+    last = db.session.scalar(select(Attempt).where(Attempt.call_id == call_id)
+                             .order_by(Attempt.position.desc()).limit(1))
+    if last is not None:
+        last.skipped = list(last.skipped or []) + skipped
