@@ -1,10 +1,10 @@
 """The buyer editor: its form, the record the shared rules check, messages per field, saving.
 
-Every rule comes from :mod:`sipflask.core.validation` (``check_buyer`` and what it calls): this module
-only turns the submitted form into the record ``check_buyer`` takes (the import/export shape),
-maps the report's paths (``sip_headers[2].name``) back to the form's fields (``headers-2-name``),
-and hands the cleaned record to :mod:`sipflask.records` (the writer ``flask import`` uses too).
-What is form-specific and lives here:
+Every rule comes from :mod:`sipflask.core.buyer_rules` (``check_buyer`` and what it calls):
+this module only turns the submitted form into the record ``check_buyer`` takes (the
+import/export shape), maps the report's paths (``sip_headers[2].name``) back to the form's fields
+(``headers-2-name``), and hands the cleaned record to :mod:`sipflask.records` (the writer
+``flask import`` uses too). What is form-specific and lives here:
 
 * blank header rows (no name, no value) are ignored, so "Add Header" never blocks a save;
 * a phone number carries no SIP settings: with a phone Number the SIP fields are neither checked
@@ -23,7 +23,7 @@ from functools import cached_property
 from flask import current_app, request, url_for
 from sqlalchemy import select
 
-from sipflask.core import sip, tokens, validation
+from sipflask.core import buyer_rules, sip, tokens, validation
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.forms.buyer_fields import (
@@ -153,7 +153,7 @@ class BuyerEditor(SamplePreview):
     def check(self) -> tuple[validation.Report, dict, dict, list[str]]:
         """``(report, clean, rec, row_ids)`` from the shared rules plus the form's own."""
         rec, row_ids = self.record()
-        report, clean = validation.check_buyer(
+        report, clean = buyer_rules.check_buyer(
             rec, default_region=current_app.config.get("DEFAULT_REGION"),
             known_tokens=self.known_tags)
         check_ref_field(report, rec, creating=self.buyer is None)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sipflask import callflow
 from sipflask.callflow import preview
-from sipflask.core import validation
+from sipflask.core import buyer_rules, validation
 from sipflask.extensions import db
 from sipflask.forms.common import parse_tags, tags_text, text
 from sipflask.models import Buyer, BuyerHeader, Number, Publisher
@@ -78,7 +78,7 @@ class SamplePreview:
         draft = Buyer(id=self.buyer.id if self.buyer else None, name=clean["name"],
                       number=number, sip_username=clean["sip_username"],
                       timeout=clean["timeout"] if isinstance(clean["timeout"], int)
-                      and validation.MIN_TIMEOUT <= clean["timeout"] <= validation.MAX_TIMEOUT
+                      and buyer_rules.MIN_TIMEOUT <= clean["timeout"] <= buyer_rules.MAX_TIMEOUT
                       else 30)
         draft.headers = [BuyerHeader(position=i, name=n, value=v)
                          for i, (n, v) in enumerate(clean["sip_headers"])]

@@ -51,7 +51,8 @@ _IP_RE = re.compile(r"ip-(\d{1,4})\Z")
 
 
 def rows_from_db() -> tuple[list[CredRow], list[IpRow]]:
-    creds = [CredRow(id=c.id, username=c.username) for c in inbound_settings.stored_credentials().values()]
+    creds = [CredRow(id=c.id, username=c.username)
+             for c in inbound_settings.stored_credentials().values()]
     ips = [IpRow(ip.cidr) for ip in inbound_settings.stored_ips()]
     return creds or [CredRow()], ips or [IpRow()]
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from flask import current_app
 from sqlalchemy import select
 
-from sipflask.core import inbound, validation
+from sipflask.core import buyer_rules, inbound, validation
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, Number, Publisher
 
@@ -156,7 +156,7 @@ def _check_numbers(check: _Check) -> None:
 def _check_buyers(check: _Check) -> None:
     seen_ref: dict = {}
     for i, path, rec in check.records("buyers"):
-        sub, cleaned = validation.check_buyer(rec, default_region=check.region,
+        sub, cleaned = buyer_rules.check_buyer(rec, default_region=check.region,
                                               known_tokens=check.known_tags)
         ref = validation.check_ref(sub, rec)
         check.report.merged(path, sub)
