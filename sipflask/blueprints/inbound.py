@@ -9,6 +9,8 @@ each error next to its field or row.
 Stored passwords are never sent back to the browser: a stored credential's row has an empty
 "new password" field, and typing one there replaces the password (and marks the credential for
 the next sync by clearing its Twilio SID: Twilio can't tell us which password it holds).
+The form's rows and checks are in :mod:`sipflask.forms.inbound`, the writing in
+:mod:`sipflask.records.inbound`.
 """
 from __future__ import annotations
 
@@ -28,7 +30,6 @@ from flask_login import current_user
 
 from sipflask.core import inbound
 from sipflask.forms import inbound as settings_form
-from sipflask.forms.inbound import SettingsForm
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, render
 from sipflask.records import inbound as inbound_settings
 from sipflask.twilio_rest import sip_sync as provisioning
@@ -90,21 +91,20 @@ def _pending(settings) -> bool:
 @bp.route("/", methods=["GET", "POST"])
 def index():
     settings = inbound_settings.load_settings()
-    form = SettingsForm(obj=settings) if request.method == "GET" else SettingsForm()
     if request.method == "GET":
-        creds, ips = settings_form.rows_from_db()
-        return _page(form, creds, ips)
+        return _page(settings_form.SettingsForm(obj=settings), *settings_form.rows_from_db())
+    form = settings_form.SettingsForm()
     # CSRF is checked for every POST by the app-wide CSRFProtect; validate() checks it again.
     if not form.validate():
         return _page(form, *settings_form.rows_from_db(), status=400)
     creds, ips = settings_form.rows_from_form(inbound_settings.stored_credentials())
     action = request.form.get("action", "save")
     if settings_form.apply_row_action(action, creds, ips):
-        return _page(form, creds or [settings_form.CredRow()], ips or [settings_form.IpRow()], unsaved=True)
+        return _page(form, *settings_form.shown(creds, ips), unsaved=True)
     ok, entries = settings_form.check(form, creds, ips)
     if not ok:
-        return _page(form, creds or [settings_form.CredRow()], ips or [settings_form.IpRow()],
-                     status=invalid_status(), unsaved=True)
+        return _page(form, *settings_form.shown(creds, ips), status=invalid_status(),
+                     unsaved=True)
     settings_form.save(form, creds, entries)
     flash("Inbound SIP settings saved. Sync to Twilio to apply them there.", "success")
     return redirect_to(url_for(".index"))
@@ -118,7 +118,7 @@ def sync():
     except provisioning.SyncError as exc:
         error = str(exc)
     settings = inbound_settings.load_settings()
-    form = SettingsForm(obj=settings)
+    form = settings_form.SettingsForm(obj=settings)
     creds, ips = settings_form.rows_from_db()
     return _page(form, creds, ips, result=result, sync_error=error,
                  status=200 if error is None or is_htmx() else 502)

@@ -53,7 +53,11 @@ _IP_RE = re.compile(r"ip-(\d{1,4})\Z")
 def rows_from_db() -> tuple[list[CredRow], list[IpRow]]:
     creds = [CredRow(id=c.id, username=c.username)
              for c in inbound_settings.stored_credentials().values()]
-    ips = [IpRow(ip.cidr) for ip in inbound_settings.stored_ips()]
+    return shown(creds, [IpRow(ip.cidr) for ip in inbound_settings.stored_ips()])
+
+
+def shown(creds: list[CredRow], ips: list[IpRow]) -> tuple[list[CredRow], list[IpRow]]:
+    """The rows to draw: an empty list gets one blank row to type into."""
     return creds or [CredRow()], ips or [IpRow()]
 
 
