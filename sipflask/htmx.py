@@ -8,9 +8,19 @@ def is_htmx() -> bool:
         request.headers.get("HX-History-Restore-Request") != "true"
 
 
-def render(page: str, partial: str, /, **context) -> str:
-    """Render ``partial`` for htmx requests and ``page`` (which includes it) otherwise."""
-    return render_template(partial if is_htmx() else page, **context)
+def template_for(page: str, partial: str, by_target: dict[str, str] | None = None) -> str:
+    """``page`` for a full load; for htmx, the fragment for the element it swaps
+    (``HX-Target``, looked up in ``by_target``) or else ``partial``."""
+    if not is_htmx():
+        return page
+    return (by_target or {}).get(request.headers.get("HX-Target", ""), partial)
+
+
+def render(page: str, partial: str, /, by_target: dict[str, str] | None = None,
+           **context) -> str:
+    """Render ``partial`` for htmx requests and ``page`` (which includes it) otherwise;
+    ``by_target`` picks another fragment for some ``HX-Target`` ids."""
+    return render_template(template_for(page, partial, by_target), **context)
 
 
 def invalid_status(has_errors: bool = True) -> int:

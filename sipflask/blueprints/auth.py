@@ -1,6 +1,4 @@
 """Login and logout; every other UI page requires a logged-in user (see ``require_login``)."""
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     flash,
@@ -16,6 +14,7 @@ from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from sipflask.blueprints.lists import local_path
 from sipflask.extensions import db, login_manager
 from sipflask.htmx import is_htmx
 from sipflask.models import User
@@ -54,17 +53,6 @@ def require_login():
     return None
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site relative paths: an open redirect would turn the login page into a phishing aid.
-    if target:
-        parts = urlsplit(target)
-        # Browsers read "/\\host" like "//host", so a backslash after the slash is refused too.
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith(("//", "/\\")):
-            return target
-    return url_for("home.index")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
@@ -75,7 +63,7 @@ def login():
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
         if user is not None and user.check_password(form.password.data):
             login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(local_path(request.args.get("next"), url_for("home.index")))
         # Same message for unknown email and wrong password: don't reveal which accounts exist.
         form.password.errors.append("Email or password is not right.")
     return render_template("auth/login.html", form=form)

@@ -29,11 +29,7 @@ from flask import (
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from sipflask.calllog import health as calllog
-from sipflask.core.validation import ascii_int
-from sipflask.extensions import db
-from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor
-from sipflask.forms.setup import (
+from sipflask.blueprints.lists import (
     get_or_404,
     like,
     list_url,
@@ -41,14 +37,16 @@ from sipflask.forms.setup import (
     safe_back,
     search_text,
 )
+from sipflask.calllog import health as calllog
+from sipflask.core.validation import ascii_int
+from sipflask.extensions import db
+from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.models import Buyer, CampaignBuyer
 
 bp = Blueprint("buyers", __name__, url_prefix="/buyers")
 
 PAGE = "buyers/edit.html"
-
-
 
 
 # --- list --------------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from sipflask.blueprints.lists import paginate
 from sipflask.calllog import export as calllog_csv
 from sipflask.calllog import postbacks
 from sipflask.calllog import queries as calllog
 from sipflask.core import sipcodes
 from sipflask.core.redact import redact
 from sipflask.extensions import db
-from sipflask.forms.setup import paginate
 from sipflask.htmx import render
 from sipflask.models import Attempt, Call, utcnow
 

@@ -5,30 +5,29 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from sipflask.extensions import db
-from sipflask.forms.setup import (
-    REF_HINT,
-    add_to_routing,
-    campaign_form,
+from sipflask.blueprints.lists import (
     get_or_404,
     like,
     list_url,
-    move_in_routing,
     number_counts,
     paginate,
+    safe_back,
+    search_text,
+)
+from sipflask.extensions import db
+from sipflask.forms.common import REF_HINT
+from sipflask.forms.setup import (
+    add_to_routing,
+    campaign_form,
+    move_in_routing,
     remove_from_routing,
     routing_form,
-    safe_back,
     save_campaign,
-    search_text,
 )
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.models import Campaign, CampaignBuyer, Number
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
-
-
-
 
 
 @bp.route("/")

@@ -3,24 +3,21 @@ from flask import Blueprint, flash, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from sipflask.core.phone import digits_only
-from sipflask.extensions import db
-from sipflask.forms.setup import (
+from sipflask.blueprints.lists import (
     get_or_404,
     like,
     list_url,
-    number_form,
     paginate,
     safe_back,
-    save_number,
     search_text,
 )
+from sipflask.core.phone import digits_only
+from sipflask.extensions import db
+from sipflask.forms.setup import number_form, save_number
 from sipflask.htmx import invalid_status, redirect_to, removed, render
 from sipflask.models import Campaign, Number, Publisher
 
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
-
-
 
 
 @bp.route("/")

@@ -2,26 +2,22 @@
 from flask import Blueprint, flash, url_for
 from sqlalchemy import or_, select
 
-from sipflask.extensions import db
-from sipflask.forms.setup import (
-    REF_HINT,
+from sipflask.blueprints.lists import (
     get_or_404,
     like,
     list_url,
     number_counts,
     paginate,
-    publisher_form,
     safe_back,
-    save_publisher,
     search_text,
 )
+from sipflask.extensions import db
+from sipflask.forms.common import REF_HINT
+from sipflask.forms.setup import publisher_form, save_publisher
 from sipflask.htmx import invalid_status, redirect_to, removed, render
 from sipflask.models import Number, Publisher
 
 bp = Blueprint("publishers", __name__, url_prefix="/publishers")
-
-
-
 
 
 @bp.route("/")

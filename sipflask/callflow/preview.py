@@ -19,10 +19,10 @@ from xml.dom import minidom
 
 from sipflask import plugins
 from sipflask.callflow.planning import plan_for, token_values, with_plugin_values
+from sipflask.core.buyer_rules import MAX_TIMEOUT, MIN_TIMEOUT
 from sipflask.core.dialplan import AttemptPlan, BuyerSpec
 from sipflask.core.invite import Invite, build_invite
 from sipflask.core.redact import MASK
-from sipflask.core.validation import MAX_TIMEOUT, MIN_TIMEOUT
 from sipflask.models import Number, Publisher
 from sipflask.urls import dial_action_url
 

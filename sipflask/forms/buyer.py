@@ -1,9 +1,10 @@
 """The buyer editor: its form, the record the shared rules check, messages per field, saving.
 
-Every rule comes from :mod:`sipflask.validation` (``check_buyer`` and what it calls): this module
-only turns the submitted form into the record ``check_buyer`` takes (the import/export shape),
-maps the report's paths (``sip_headers[2].name``) back to the form's fields (``headers-2-name``),
-and writes the cleaned record. What is form-specific and lives here:
+Every rule comes from :mod:`sipflask.core.buyer_rules` (``check_buyer`` and what it calls):
+this module only turns the submitted form into the record ``check_buyer`` takes (the
+import/export shape), maps the report's paths (``sip_headers[2].name``) back to the form's fields
+(``headers-2-name``), and hands the cleaned record to :mod:`sipflask.records` (the writer
+``flask import`` uses too). What is form-specific and lives here:
 
 * blank header rows (no name, no value) are ignored, so "Add Header" never blocks a save;
 * a phone number carries no SIP settings: with a phone Number the SIP fields are neither checked
@@ -17,134 +18,43 @@ token help, the sample call and the live preview), each computed only when a tem
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from flask import current_app, request, url_for
-from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from wtforms import (
-    BooleanField,
-    FieldList,
-    Form,
-    FormField,
-    PasswordField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from sqlalchemy import select
 
-from sipflask.callflow import preview
-from sipflask.core import sip, tokens, validation
+from sipflask.core import buyer_rules, sip, tokens, validation
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
-from sipflask.forms.setup import (
+from sipflask.forms.buyer_fields import (
+    CLEAR,
+    KEEP,
+    MAX_HEADERS,
+    BuyerForm,
+    Messages,
+    initial_data,
+    known_tags,
+)
+from sipflask.forms.buyer_sample import SamplePreview
+from sipflask.forms.common import (
     check_ref_field,
     check_unique,
-    parse_tags,
     suggest_ref,
-    tags_text,
+    text,
 )
 from sipflask.models import (
     Buyer,
-    BuyerHeader,
     Campaign,
-    CampaignBuyer,
-    Number,
-    Publisher,
 )
+from sipflask.records import routing, write
 
-MAX_HEADERS = 50
-KEEP, CLEAR = "keep", "clear"
 FORM = "form"          # messages about the whole form
 HEADERS = "headers"    # messages about the header rows as a whole (Twilio's length limit)
-
-
-class HeaderForm(Form):
-    """One SIP header row (a plain subform: the CSRF token belongs to the outer form)."""
-
-    name = StringField("Header name")
-    value = StringField("Value")
-
-
-class SampleForm(Form):
-    """The sample call the preview runs through the webhook's code."""
-
-    number = SelectField("Tracking number", validate_choice=False)
-    caller = StringField("Caller")
-    publisher = SelectField("Publisher", validate_choice=False)
-    sub_id = StringField("Sub ID")
-    tags = TextAreaField("Tags (key=value, one a line)", render_kw={"rows": 3})
-
-
-class BuyerForm(FlaskForm):
-    name = StringField("Name")
-    ref = StringField("Ref")
-    number = StringField("Number")
-    sip_username = StringField("SIP Username")
-    sip_password = PasswordField("SIP Password")  # PasswordField never renders its value
-    # Choices set per instance (see BuyerEditor._choices), like the other forms' selects.
-    password_action = RadioField("Stored password", default=KEEP, validate_choice=False)
-    headers = FieldList(FormField(HeaderForm), min_entries=0, max_entries=MAX_HEADERS)
-    priority = StringField("Priority")
-    weight = StringField("Weight")
-    timeout = StringField("Ring timeout (seconds)")
-    concurrency_cap = StringField("Concurrent calls cap")
-    daily_cap = StringField("Calls per day cap")
-    paused = BooleanField("Paused (skipped by routing)")
-    campaigns = SelectMultipleField("Campaigns", validate_choice=False)
-    sample = FormField(SampleForm)
-
-
-@dataclass
-class Messages:
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.errors or self.warnings)
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _num(value) -> str:
-    return "" if value is None else str(value)
-
-
-def known_tags(campaign_ids: set[int] | None) -> list[str]:
-    """Tag keys seen on the numbers of these campaigns (all numbers when none is chosen)."""
-    stmt = select(Number.tags)
-    if campaign_ids:
-        stmt = stmt.where(Number.campaign_id.in_(campaign_ids))
-    keys = {k for tags in db.session.scalars(stmt) for k in (tags or {})
-            if isinstance(k, str) and validation.TAG_KEY_RE.match(k)}
-    return sorted(keys - set(tokens.BUILTIN_TOKENS))
-
-
-def initial_data(buyer: Buyer | None) -> dict:
-    if buyer is None:
-        return {"priority": "1", "weight": "1", "timeout": "30", "password_action": KEEP,
-                "headers": [], "campaigns": []}
-    return {
-        "name": buyer.name, "ref": buyer.ref, "number": buyer.number,
-        "sip_username": buyer.sip_username or "", "password_action": KEEP,
-        "headers": [{"name": h.name, "value": h.value} for h in buyer.headers],
-        "priority": _num(buyer.priority), "weight": _num(buyer.weight),
-        "timeout": _num(buyer.timeout), "concurrency_cap": _num(buyer.concurrency_cap),
-        "daily_cap": _num(buyer.daily_cap), "paused": buyer.paused,
-        "campaigns": [str(e.campaign_id) for e in buyer.routing],
-    }
-
 
 _ROW_PATH = re.compile(r"sip_headers\[(\d+)\](?:\.(name|value))?\Z")
 
 
-class BuyerEditor:
+class BuyerEditor(SamplePreview):
     """The buyer form of one request plus everything the editor page shows beside it."""
 
     builtin_tokens = tokens.BUILTIN_TOKENS
@@ -168,14 +78,6 @@ class BuyerEditor:
     def all_campaigns(self) -> list[Campaign]:
         return list(db.session.scalars(select(Campaign).order_by(Campaign.name, Campaign.id)))
 
-    @cached_property
-    def all_numbers(self) -> list[Number]:
-        return list(db.session.scalars(select(Number).order_by(Number.id)))
-
-    @cached_property
-    def all_publishers(self) -> list[Publisher]:
-        return list(db.session.scalars(select(Publisher).order_by(Publisher.name, Publisher.id)))
-
     def _choices(self) -> None:
         f = self.form
         f.password_action.choices = [(KEEP, "Keep it"), (CLEAR, "Clear it")]
@@ -189,54 +91,15 @@ class BuyerEditor:
     def selected_campaign_ids(self) -> set[int]:
         return {n for n in (ascii_int(x) for x in (self.form.campaigns.data or [])) if n}
 
-
     @cached_property
     def known_tags(self) -> list[str]:
         return known_tags(self.selected_campaign_ids)
-
-    # --- the sample call --------------------------------------------------------------------
-
-    @property
-    def default_number(self) -> Number | None:
-        ids = self.selected_campaign_ids
-        for number in self.all_numbers:
-            if number.campaign_id in ids:
-                return number
-        return self.all_numbers[0] if self.all_numbers else None
-
-    def number_by_id(self, value) -> Number | None:
-        value = _text(value)
-        return next((n for n in self.all_numbers if str(n.id) == value), None)
-
-    def reset_sample(self, number: Number | None, *, keep_caller: bool = True) -> None:
-        """Fill the sample call's fields from a tracking number (its publisher, sub_id, tags)."""
-        s = self.form.sample
-        s.number.data = str(number.id) if number else ""
-        if not keep_caller or not _text(s.caller.data).strip():
-            s.caller.data = preview.DEFAULT_CALLER
-        s.publisher.data = str(number.publisher_id) if number and number.publisher_id else ""
-        s.sub_id.data = (number.sub_id or "") if number else ""
-        s.tags.data = tags_text(number.tags) if number else ""
-
-    @cached_property
-    def sample(self) -> tuple[preview.SampleCall, list[str]]:
-        s = self.form.sample
-        tags, problems = parse_tags(_text(s.tags.data))
-        report = validation.Report()
-        tags = validation.check_tags(report, tags)
-        problems += [m for msgs in report.errors.values() for m in msgs]
-        publisher = next((p for p in self.all_publishers if str(p.id) == _text(s.publisher.data)),
-                         None)
-        call = preview.SampleCall(caller=_text(s.caller.data).strip(),
-                                  number=self.number_by_id(s.number.data), publisher=publisher,
-                                  sub_id=_text(s.sub_id.data).strip(), tags=tags)
-        return call, problems
 
     # --- record and checks ------------------------------------------------------------------
 
     @property
     def number_text(self) -> str:
-        return _text(self.form.number.data).strip()
+        return text(self.form.number.data).strip()
 
     @property
     def is_sip(self) -> bool:
@@ -254,8 +117,8 @@ class BuyerEditor:
     def has_sip_values(self) -> bool:
         """Anything typed in the SIP section (shown even for a phone number, so it's not lost)."""
         f = self.form
-        return bool(_text(f.sip_username.data).strip() or any(
-            _text(e.form.name.data).strip() or _text(e.form.value.data).strip()
+        return bool(text(f.sip_username.data).strip() or any(
+            text(e.form.name.data).strip() or text(e.form.value.data).strip()
             for e in f.headers.entries))
 
     def record(self) -> tuple[dict, list[str]]:
@@ -265,21 +128,21 @@ class BuyerEditor:
         rows, row_ids = [], []
         if sip_mode:
             for entry in f.headers.entries:
-                name, value = _text(entry.form.name.data), _text(entry.form.value.data)
+                name, value = text(entry.form.name.data), text(entry.form.value.data)
                 if not name.strip() and not value.strip():
                     continue
                 rows.append({"name": name, "value": value})
                 row_ids.append(entry.id)
         rec = {
-            "name": _text(f.name.data), "ref": _text(f.ref.data).strip(),
-            "number": _text(f.number.data),
-            "sip_username": _text(f.sip_username.data) if sip_mode else "",
-            "sip_password": (_text(f.sip_password.data) or None) if sip_mode else None,
+            "name": text(f.name.data), "ref": text(f.ref.data).strip(),
+            "number": text(f.number.data),
+            "sip_username": text(f.sip_username.data) if sip_mode else "",
+            "sip_password": (text(f.sip_password.data) or None) if sip_mode else None,
             "sip_headers": rows,
-            "priority": _text(f.priority.data).strip(), "weight": _text(f.weight.data).strip(),
-            "timeout": _text(f.timeout.data).strip(),
-            "concurrency_cap": _text(f.concurrency_cap.data).strip(),
-            "daily_cap": _text(f.daily_cap.data).strip(),
+            "priority": text(f.priority.data).strip(), "weight": text(f.weight.data).strip(),
+            "timeout": text(f.timeout.data).strip(),
+            "concurrency_cap": text(f.concurrency_cap.data).strip(),
+            "daily_cap": text(f.daily_cap.data).strip(),
             "paused": bool(f.paused.data),
         }
         if self.buyer is None and not rec["ref"] and rec["name"].strip():
@@ -290,7 +153,7 @@ class BuyerEditor:
     def check(self) -> tuple[validation.Report, dict, dict, list[str]]:
         """``(report, clean, rec, row_ids)`` from the shared rules plus the form's own."""
         rec, row_ids = self.record()
-        report, clean = validation.check_buyer(
+        report, clean = buyer_rules.check_buyer(
             rec, default_region=current_app.config.get("DEFAULT_REGION"),
             known_tokens=self.known_tags)
         check_ref_field(report, rec, creating=self.buyer is None)
@@ -379,18 +242,6 @@ class BuyerEditor:
         if 0 <= index < len(self.form.headers.entries):
             self.form.headers.pop_entry(index)
 
-    # --- preview ----------------------------------------------------------------------------
-
-    @cached_property
-    def preview(self) -> preview.Preview:
-        _report, clean, _rec, _ = self.check
-        # The same spec the webhook plans with, from the checked values; the password is never read.
-        spec = preview.draft_spec(clean, buyer_id=self.buyer.id if self.buyer else None,
-                                  number=clean["number"] or self.number_text,
-                                  send_password=self.will_send_password)
-        sample, _problems = self.sample
-        return preview.build(spec, sample, self.buyer.id if self.buyer else None)
-
     # --- saving -----------------------------------------------------------------------------
 
     def save(self) -> Buyer | None:
@@ -403,69 +254,23 @@ class BuyerEditor:
         report, clean, rec, _ = self.check
         if not report.ok:
             return None
-        creating = self.buyer is None
         buyer = self.buyer or Buyer()
-        try:
-            self._write(buyer, creating, clean, rec)
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
+        if self.buyer is None:
+            db.session.add(buyer)
+
+        def writes():
+            write.write_buyer(buyer, {**clean, "ref": rec["ref"]},
+                              clear_password=self.password_action == CLEAR)
+            routing.place_buyer(buyer, self.selected_campaign_ids)
+
+        if not write.commit(writes):
             self.forget()
-            if self.report.ok:
-                self.extra_errors.setdefault("", []).append(
-                    "Not saved: the database refused the change (it was probably changed at the "
-                    "same time). Check the values and save again.")
+            if self.report.ok:  # not a clash the checks can name: say so at the top
+                self.extra_errors.setdefault("", []).append(write.REFUSED)
                 self.forget()
             return None
         self.form.ref.data = buyer.ref
         return buyer
-
-    def _write(self, buyer: Buyer, creating: bool, clean: dict, rec: dict) -> None:
-        if creating:
-            db.session.add(buyer)
-        buyer.ref = rec["ref"]
-        buyer.name = clean["name"]
-        buyer.number = clean["number"]
-        if not self.is_sip:
-            buyer.sip_username, buyer.sip_password_encrypted = "", ""
-        else:
-            buyer.sip_username = clean["sip_username"]
-            typed = clean["sip_password"]
-            if not buyer.sip_username:
-                buyer.sip_password_encrypted = ""   # no username, no auth
-            elif typed:
-                buyer.sip_password = typed
-            elif self.password_action == CLEAR:
-                buyer.sip_password_encrypted = ""
-        wanted = list(clean["sip_headers"]) if self.is_sip else []
-        if creating or [(h.name, h.value) for h in buyer.headers] != wanted:
-            buyer.headers = [BuyerHeader(position=i, name=n, value=v)
-                             for i, (n, v) in enumerate(wanted)]
-        for key in ("priority", "weight", "timeout", "concurrency_cap", "daily_cap", "paused"):
-            setattr(buyer, key, clean[key])
-        self._save_routing(buyer, creating)
-
-    def _save_routing(self, buyer: Buyer, creating: bool) -> None:
-        """Put the buyer on the chosen campaigns' routing lists (at the end) and off the others."""
-        wanted = self.selected_campaign_ids
-        current = {} if creating else {e.campaign_id: e for e in buyer.routing}
-        touched = set()
-        for cid, entry in current.items():
-            if cid not in wanted:
-                db.session.delete(entry)
-                touched.add(cid)
-        db.session.flush()
-        for cid in sorted(wanted - set(current)):
-            last = db.session.scalar(select(func.max(CampaignBuyer.position))
-                                     .where(CampaignBuyer.campaign_id == cid))
-            db.session.add(CampaignBuyer(campaign_id=cid, buyer=buyer,
-                                         position=0 if last is None else last + 1))
-        for cid in touched:
-            entries = db.session.scalars(select(CampaignBuyer)
-                                         .where(CampaignBuyer.campaign_id == cid)
-                                         .order_by(CampaignBuyer.position)).all()
-            for i, entry in enumerate(entries):
-                entry.position = i
 
     # --- urls -------------------------------------------------------------------------------
 

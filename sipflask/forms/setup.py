@@ -1,167 +1,33 @@
-"""Web forms for publishers, campaigns and numbers, and the glue to the shared rules.
+"""Web forms for publishers, campaigns (and their routing lists) and tracking numbers.
 
 A submitted form becomes a record in the import/export JSON shape, ``validation.check_*`` checks
 it (the same rules as ``flask import``), uniqueness is checked against the database, and every
-error lands on the field it is about (``apply_report``); errors whose path names no field are
-shown at the top of the form. Nothing is written unless all of it is right.
-
-Also here: the few helpers the list pages share (search text, pagination, ids, safe "back" URLs).
+error lands on the field it is about (``common.apply_report``); errors whose path names no field
+are shown at the top of the form. Nothing is written unless all of it is right, and then
+:mod:`sipflask.records` writes it, as it does for an import.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
-from typing import Callable
-from urllib.parse import urlsplit
-
-from flask import abort, current_app, request
+from flask import current_app
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from wtforms import SelectField, StringField, TextAreaField
 
 from sipflask.core import validation
 from sipflask.extensions import db
+from sipflask.forms.common import (
+    CHOOSE,
+    apply_report,
+    check_ref_field,
+    check_unique,
+    parse_tags,
+    saved,
+    suggest_ref,
+    tags_text,
+    text,
+)
 from sipflask.models import Buyer, Campaign, CampaignBuyer, Number, Publisher
-
-MAX_ID = 2**31 - 1  # PostgreSQL INTEGER: a larger id in a URL is simply "not found"
-MAX_PAGE = 100_000
-MAX_QUERY = 100
-
-CHOOSE = ""  # value of the "choose one" / "none" option of a select
-
-
-# --- list helpers ---------------------------------------------------------------------------
-
-def get_or_404(model, ident: int):
-    if ident > MAX_ID:
-        abort(404)
-    return db.get_or_404(model, ident)
-
-
-def search_text() -> str:
-    """The ``q`` argument, trimmed, without control characters (PostgreSQL refuses NUL)."""
-    q = request.args.get("q", "", type=str)
-    return validation.CONTROL_RE.sub("", q).strip()[:MAX_QUERY]
-
-
-def like(q: str) -> str:
-    """A LIKE pattern matching ``q`` anywhere, with ``%``/``_`` taken literally (escape ``\\``)."""
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def number_counts(column, ids) -> dict[int, int]:
-    """How many tracking numbers each of ``ids`` has, by ``column`` (``Number.campaign_id``,
-    ``Number.publisher_id``): one GROUP BY for a whole list page."""
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(column, func.count(Number.id))
-                                   .where(column.in_(ids)).group_by(column)).all())
-
-
-def paginate(stmt):
-    page = request.args.get("page", 1, type=int)
-    page = min(max(page, 1), MAX_PAGE)
-    return db.paginate(stmt, page=page, per_page=current_app.config["PER_PAGE"],
-                       error_out=False, count=True)
-
-
-def safe_back(default: str) -> str:
-    """The ``next`` form value if it is a path on this site, else ``default``."""
-    target = request.form.get("next") or request.args.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.scheme \
-            and not parts.netloc and "\\" not in target:
-        return target
-    return default
-
-
-def list_url() -> str:
-    """Where a plain (non-htmx) POST from a list row sends the user back to."""
-    return request.full_path.rstrip("?")
-
-
-# --- report -> form --------------------------------------------------------------------------
-
-def apply_report(form: FlaskForm, report: validation.Report,
-                 aliases: dict[str, str] | None = None) -> None:
-    """Put each error of ``report`` on the form field its path starts with.
-
-    ``sip_headers[2].name`` goes to field ``sip_headers``; ``aliases`` maps a path head to a
-    differently named field. Paths naming no field are kept, with their path, in
-    ``form.form_errors`` and shown at the top of the form.
-    """
-    aliases = aliases or {}
-    for path, messages in report.errors.items():
-        head = re.split(r"[.\[]", path, maxsplit=1)[0]
-        name = aliases.get(head, head)
-        fld = form._fields.get(name) if name and name != "csrf_token" else None
-        if fld is not None:
-            fld.errors = list(fld.errors) + list(messages)
-        else:
-            form.form_errors.extend(f"{path}: {m}" if path else m for m in messages)
-
-
-def check_unique(report: validation.Report, model, attr: str, value, current, message: str) -> None:
-    """Report ``message`` on ``attr`` if another row of ``model`` already holds ``value``."""
-    if not value or report.errors.get(attr):
-        return
-    stmt = select(model).where(getattr(model, attr) == value)
-    if current is not None and current.id is not None:
-        stmt = stmt.where(model.id != current.id)
-    other = db.session.scalar(stmt.limit(1))
-    if other is not None:
-        report.error(attr, message.format(value=value, other=other))
-
-
-def _commit(form: FlaskForm, recheck: Callable[[], validation.Report]) -> bool:
-    """Commit; if the database refuses (someone saved the same ref a moment ago), roll back and
-    explain on the form instead of failing."""
-    try:
-        db.session.commit()
-        return True
-    except IntegrityError:
-        db.session.rollback()
-        report = recheck()
-        if report.errors:
-            apply_report(form, report)
-        else:
-            form.form_errors.append("Not saved: the database refused the change (it was probably "
-                                    "changed at the same time). Check the values and save again.")
-        return False
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def slugify(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:48].strip("-")
-
-
-def suggest_ref(model, name: str) -> str:
-    """A free ref made from ``name`` (``Acme Media`` -> ``acme-media``, then ``acme-media-2``)."""
-    base = slugify(name)
-    if not base:
-        return ""
-    taken = set(db.session.scalars(select(model.ref).where(model.ref.like(base + "%"))))
-    ref, n = base, 2
-    while ref in taken:
-        ref, n = f"{base}-{n}", n + 1
-    return ref
-
-
-def check_ref_field(report: validation.Report, rec: dict, creating: bool) -> None:
-    # Left empty on create with no name to make it from: "Name is required" says what to do.
-    if creating and not rec["ref"] and report.errors.get("name"):
-        return
-    validation.check_ref(report, rec)
-
-
-REF_HINT = "Your own short key, used by import/export. Left empty, it is made from the name."
-
+from sipflask.records import routing, write
 
 # --- publishers ------------------------------------------------------------------------------
 
@@ -182,8 +48,8 @@ def save_publisher(form: PublisherForm, publisher: Publisher | None = None) -> P
     """Check and save; returns the saved publisher, or None with the errors on ``form``."""
     if not form.validate_on_submit():
         return None
-    rec = {"name": _text(form.name.data), "ref": _text(form.ref.data).strip(),
-           "afid": _text(form.afid.data).strip()}
+    rec = {"name": text(form.name.data), "ref": text(form.ref.data).strip(),
+           "afid": text(form.afid.data).strip()}
     if publisher is None and not rec["ref"] and rec["name"].strip():
         rec["ref"] = form.ref.data = suggest_ref(Publisher, rec["name"])
 
@@ -203,10 +69,8 @@ def save_publisher(form: PublisherForm, publisher: Publisher | None = None) -> P
     if publisher is None:
         publisher = Publisher()
         db.session.add(publisher)
-    publisher.name = rec["name"].strip()
-    publisher.ref = rec["ref"]
-    publisher.afid = rec["afid"]
-    return publisher if _commit(form, check) else None
+    write.write_publisher(publisher, rec)
+    return publisher if saved(form, check) else None
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -230,7 +94,7 @@ def campaign_form(campaign: Campaign | None = None) -> CampaignForm:
 def save_campaign(form: CampaignForm, campaign: Campaign | None = None) -> Campaign | None:
     if not form.validate_on_submit():
         return None
-    rec = {"name": _text(form.name.data), "ref": _text(form.ref.data).strip(),
+    rec = {"name": text(form.name.data), "ref": text(form.ref.data).strip(),
            "buyers": [e.buyer.ref for e in campaign.routing] if campaign else []}
     if campaign is None and not rec["ref"] and rec["name"].strip():
         rec["ref"] = form.ref.data = suggest_ref(Campaign, rec["name"])
@@ -249,9 +113,8 @@ def save_campaign(form: CampaignForm, campaign: Campaign | None = None) -> Campa
     if campaign is None:
         campaign = Campaign(settings={})
         db.session.add(campaign)
-    campaign.name = rec["name"].strip()
-    campaign.ref = rec["ref"]
-    return campaign if _commit(form, check) else None
+    write.write_campaign(campaign, rec)
+    return campaign if saved(form, check) else None
 
 
 def routing_form(campaign: Campaign) -> RoutingAddForm:
@@ -268,7 +131,7 @@ def add_to_routing(form: RoutingAddForm, campaign: Campaign) -> bool:
     """Append the chosen buyer to the campaign's routing list; False with errors on the form."""
     if not form.validate_on_submit():
         return False
-    ref = _text(form.buyer.data)
+    ref = text(form.buyer.data)
     if not ref:
         form.buyer.errors.append("Choose a buyer to add.")
         return False
@@ -282,28 +145,17 @@ def add_to_routing(form: RoutingAddForm, campaign: Campaign) -> bool:
     if not report.ok:
         apply_report(form, report, aliases={"buyers": "buyer", "name": ""})
         return False
-    campaign.routing.append(CampaignBuyer(buyer=buyer, position=len(campaign.routing)))
-    return _commit(form, validation.Report)
-
-
-def _renumber(entries: list[CampaignBuyer]) -> None:
-    for i, entry in enumerate(entries):
-        entry.position = i
+    routing.append(campaign, buyer)
+    return saved(form, validation.Report)
 
 
 def move_in_routing(campaign: Campaign, entry: CampaignBuyer, direction: str) -> None:
-    entries = list(campaign.routing)
-    i = entries.index(entry)
-    j = i - 1 if direction == "up" else i + 1
-    if 0 <= j < len(entries):
-        entries[i], entries[j] = entries[j], entries[i]
-    _renumber(entries)
+    routing.move(campaign, entry, direction)
     db.session.commit()
 
 
 def remove_from_routing(campaign: Campaign, entry: CampaignBuyer) -> None:
-    campaign.routing.remove(entry)
-    _renumber(campaign.routing)
+    routing.remove(campaign, entry)
     db.session.commit()
 
 
@@ -327,28 +179,6 @@ def _number_choices(form: NumberForm) -> tuple[dict, dict]:
     return campaigns, publishers
 
 
-def tags_text(tags: dict | None) -> str:
-    return "\n".join(f"{k}={v}" for k, v in (tags or {}).items())
-
-
-def parse_tags(text: str) -> tuple[dict, list[str]]:
-    """``key=value`` lines into a dict; returns it and a message per line that isn't one."""
-    tags: dict[str, str] = {}
-    problems: list[str] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key:
-            problems.append(f"Line {n} ({line.strip()[:40]!r}) is not key=value.")
-        elif key in tags:
-            problems.append(f"Line {n}: tag {key!r} is set twice.")
-        else:
-            tags[key] = value
-    return tags, problems
-
-
 def number_form(number: Number | None = None, campaign_ref: str = "") -> NumberForm:
     if number is None:
         form = NumberForm(data={"campaign": campaign_ref})
@@ -365,9 +195,9 @@ def save_number(form: NumberForm, number: Number | None = None) -> Number | None
     campaigns, publishers = _number_choices(form)
     if not form.validate_on_submit():
         return None
-    tags, tag_problems = parse_tags(_text(form.tags.data))
-    rec = {"number": _text(form.number.data), "campaign": _text(form.campaign.data),
-           "publisher": _text(form.publisher.data) or None, "sub_id": _text(form.sub_id.data),
+    tags, tag_problems = parse_tags(text(form.tags.data))
+    rec = {"number": text(form.number.data), "campaign": text(form.campaign.data),
+           "publisher": text(form.publisher.data) or None, "sub_id": text(form.sub_id.data),
            "tags": tags}
     e164 = ""
 
@@ -391,10 +221,8 @@ def save_number(form: NumberForm, number: Number | None = None) -> Number | None
     if number is None:
         number = Number()
         db.session.add(number)
-    number.number = e164
-    number.campaign = campaigns[rec["campaign"]]
-    number.publisher = publishers.get(rec["publisher"]) if rec["publisher"] else None
-    number.sub_id = rec["sub_id"].strip() or None
-    number.tags = validation.check_tags(validation.Report(), tags)
+    write.write_number(number, e164, campaigns[rec["campaign"]],
+                       publishers.get(rec["publisher"]) if rec["publisher"] else None,
+                       rec["sub_id"], validation.check_tags(validation.Report(), tags))
     form.number.data = e164
-    return number if _commit(form, check) else None
+    return number if saved(form, check) else None

@@ -1,4 +1,5 @@
-"""Inbound SIP settings as stored: read, export, apply an import's ``inbound`` section."""
+"""Inbound SIP settings as stored: read, export, and the one writer behind both the settings
+page (``save_page``) and an import's ``inbound`` section (``apply_settings``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from sipflask.core.inbound import normalise_name
 from sipflask.core.ip_whitelist import check_ip_list, ip_sort_key
 from sipflask.extensions import db
-from sipflask.models import InboundIp, InboundSettings
+from sipflask.models import InboundCredential, InboundIp, InboundSettings, utcnow
 
 
 def load_settings():
@@ -67,15 +68,57 @@ def apply_settings(doc: dict[str, Any]) -> str:
             row.name, changed = name, True
     if "ip_whitelist" in doc:
         wanted = [e.text for e in check_ip_list(doc.get("ip_whitelist") or [])[0] if e]
-        current = {ip.cidr: ip for ip in stored_ips()}
-        for text, ip in current.items():
-            if text not in wanted:
-                db.session.delete(ip)
-                changed = True
-        for text in wanted:
-            if text not in current:
-                db.session.add(InboundIp(cidr=text))
-                changed = True
+        changed = replace_ips(wanted) or changed
     if not existed:
         return "created"
     return "updated" if changed else "unchanged"
+
+
+def replace_ips(wanted: list[str]) -> bool:
+    """Make the whitelist exactly ``wanted``; entries already stored keep their Twilio SIDs.
+    Returns whether anything changed (no commit)."""
+    current = {ip.cidr: ip for ip in db.session.scalars(select(InboundIp))}
+    gone = [ip for text, ip in current.items() if text not in wanted]
+    for ip in gone:
+        db.session.delete(ip)
+    db.session.flush()
+    new = [text for text in dict.fromkeys(wanted) if text not in current]
+    for text in new:
+        db.session.add(InboundIp(cidr=text))
+    return bool(gone or new)
+
+
+def stored_credentials() -> dict[int, InboundCredential]:
+    return {c.id: c for c in db.session.scalars(
+        select(InboundCredential).order_by(InboundCredential.username))}
+
+
+def save_page(enabled: bool, name: str, credentials: list[tuple[int | None, str, str]],
+              ip_whitelist: list[str]) -> None:
+    """Store the checked settings page and commit.
+
+    ``credentials`` are ``(id, username, password)``: a stored one (``id`` set) keeps its
+    username, gets the password when one is typed, and is marked for the next sync (Twilio
+    can't tell which password it holds); stored ones not listed are removed.
+    """
+    settings = get_settings()
+    settings.enabled = enabled
+    settings.name = name
+    stored = stored_credentials()
+    posted_ids = {cred_id for cred_id, _u, _p in credentials if cred_id is not None}
+    for cred_id, cred in stored.items():
+        if cred_id not in posted_ids:
+            db.session.delete(cred)
+    db.session.flush()  # a removed username may come back as a new row
+    for cred_id, username, password in credentials:
+        if cred_id is not None:
+            if password:
+                stored[cred_id].password = password
+                stored[cred_id].twilio_sid = None
+        elif username:
+            cred = InboundCredential(username=username)
+            cred.password = password
+            db.session.add(cred)
+    replace_ips(ip_whitelist)
+    settings.updated_at = utcnow()
+    db.session.commit()

@@ -1,33 +1,23 @@
 """The whole setup (publishers, campaigns, numbers, buyers) as JSON: export, validate, import.
 
 The shape is a contract that users script against; keys are stable. ``ref`` is the user's own
-key and makes import idempotent (numbers are keyed by the number itself). Import validates the
-whole document with the same rules as the forms before it writes anything, then writes it in
-one transaction.
+key and makes import idempotent (numbers are keyed by the number itself). Import checks the
+whole document (:mod:`sipflask.records.setup_check`) before it writes anything, then writes it in
+one transaction, through the same writers as the forms (:mod:`sipflask.records.write`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
-from sipflask.core import inbound, validation
+from sipflask.core import validation
 from sipflask.extensions import db
-from sipflask.models import (
-    Buyer,
-    BuyerHeader,
-    Campaign,
-    CampaignBuyer,
-    Number,
-    Publisher,
-)
+from sipflask.models import Buyer, Campaign, Number, Publisher
 from sipflask.records import inbound as inbound_settings
-
-SECTIONS = ("publishers", "campaigns", "numbers", "buyers")
-# Optional sections: an object each, not a list of records.
-EXTRA_SECTIONS = ("inbound",)
+from sipflask.records import routing, write
+from sipflask.records.setup_check import SECTIONS, validate_setup
 
 
 class SetupError(Exception):
@@ -90,155 +80,22 @@ def export_setup(with_secrets: bool = False) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-# --- validation -------------------------------------------------------------------------------
-
-def _refs(doc, section, key="ref") -> list:
-    return [r.get(key) for r in doc.get(section, []) if isinstance(r, dict)]
-
-
-def validate_setup(doc: Any) -> tuple[validation.Report, dict]:
-    """Check the whole document; returns the report and cleaned records per section."""
-    report = validation.Report()
-    clean: dict[str, list[dict]] = {s: [] for s in SECTIONS}
-    if not isinstance(doc, dict):
-        report.error("$", "The file must hold a JSON object with publishers, campaigns, "
-                          "numbers and buyers.")
-        return report, clean
-    for key in doc:
-        if key not in SECTIONS + EXTRA_SECTIONS:
-            report.error(key, f"Unknown section {key!r}; expected "
-                              f"{', '.join(SECTIONS + EXTRA_SECTIONS)}.")
-    if "inbound" in doc:
-        report.merged("inbound", inbound.check_settings(doc["inbound"]))
-    for section in SECTIONS:
-        if not isinstance(doc.get(section, []), list):
-            report.error(section, "Must be a list.")
-    if report.errors:
-        return report, clean
-    region = current_app.config.get("DEFAULT_REGION")
-    s = db.session
-
-    pub_refs = {ref for ref in _refs(doc, "publishers") if isinstance(ref, str)}
-    pub_refs |= set(s.scalars(select(Publisher.ref)))
-    camp_refs = {ref for ref in _refs(doc, "campaigns") if isinstance(ref, str)}
-    camp_refs |= set(s.scalars(select(Campaign.ref)))
-    buyer_refs = {ref for ref in _refs(doc, "buyers") if isinstance(ref, str)}
-    buyer_refs |= set(s.scalars(select(Buyer.ref)))
-
-    # Tag keys on numbers become known token names for buyers' tokens (warning only).
-    known_tags = {k for r in doc.get("numbers", []) if isinstance(r, dict)
-                  and isinstance(r.get("tags"), dict) for k in r["tags"]}
-    known_tags |= {k for tags in s.scalars(select(Number.tags)) for k in (tags or {})}
-
-    def section_records(section):
-        for i, rec in enumerate(doc.get(section, [])):
-            path = f"{section}[{i}]"
-            if not isinstance(rec, dict):
-                report.error(path, "Each entry must be an object.")
-                continue
-            yield i, path, rec
-
-    def unique(section, i, path, key, value, seen):
-        if value in seen:
-            report.error(f"{path}.{key}", f"{value!r} is used again (first at "
-                                          f"{section}[{seen[value]}]).")
-        else:
-            seen[value] = i
-
-    seen_ref: dict = {}
-    seen_afid: dict = {}
-    stored_afids = dict(s.execute(select(Publisher.afid, Publisher.ref)).all())
-    for i, path, rec in section_records("publishers"):
-        sub = validation.check_publisher(rec)
-        ref = validation.check_ref(sub, rec)
-        report.merged(path, sub)
-        if ref:
-            unique("publishers", i, path, "ref", ref, seen_ref)
-        afid = rec.get("afid")
-        if isinstance(afid, str) and afid:
-            unique("publishers", i, path, "afid", afid, seen_afid)
-            owner = stored_afids.get(afid)
-            if owner is not None and owner != ref:
-                report.error(f"{path}.afid", f"AFID {afid!r} already belongs to publisher "
-                                             f"{owner!r}.")
-        if sub.ok:
-            clean["publishers"].append({"ref": ref, "name": rec["name"].strip(), "afid": afid})
-
-    seen_ref = {}
-    for i, path, rec in section_records("campaigns"):
-        sub = validation.check_campaign(rec)
-        ref = validation.check_ref(sub, rec)
-        if isinstance(rec.get("buyers"), list):
-            for j, bref in enumerate(rec["buyers"]):
-                if isinstance(bref, str) and bref not in buyer_refs:
-                    sub.error(f"buyers[{j}]", f"No buyer with ref {bref!r}.")
-        report.merged(path, sub)
-        if ref:
-            unique("campaigns", i, path, "ref", ref, seen_ref)
-        if sub.ok:
-            clean["campaigns"].append({"ref": ref, "name": rec["name"].strip(),
-                                       "buyers": list(rec.get("buyers", [])),
-                                       "settings": rec.get("settings")})
-
-    seen_number: dict = {}
-    for i, path, rec in section_records("numbers"):
-        sub, e164 = validation.check_number(rec, region)
-        camp = rec.get("campaign")
-        if isinstance(camp, str) and camp and camp not in camp_refs:
-            sub.error("campaign", f"No campaign with ref {camp!r}.")
-        pub = rec.get("publisher")
-        if isinstance(pub, str) and pub and pub not in pub_refs:
-            sub.error("publisher", f"No publisher with ref {pub!r}.")
-        report.merged(path, sub)
-        if e164:
-            unique("numbers", i, path, "number", e164, seen_number)
-        if sub.ok:
-            clean["numbers"].append({
-                "number": e164, "campaign": camp, "publisher": pub or None,
-                "sub_id": (rec.get("sub_id") or "").strip() or None,
-                "tags": validation.check_tags(validation.Report(), rec.get("tags"))})
-
-    seen_ref = {}
-    for i, path, rec in section_records("buyers"):
-        sub, cleaned = validation.check_buyer(rec, default_region=region,
-                                              known_tokens=known_tags)
-        ref = validation.check_ref(sub, rec)
-        report.merged(path, sub)
-        if ref:
-            unique("buyers", i, path, "ref", ref, seen_ref)
-        if sub.ok:
-            cleaned["ref"] = ref
-            clean["buyers"].append(cleaned)
-    return report, clean
-
-
 # --- import -----------------------------------------------------------------------------------
-
-def _assign(obj, values: dict) -> bool:
-    changed = False
-    for key, value in values.items():
-        if getattr(obj, key) != value:
-            setattr(obj, key, value)
-            changed = True
-    return changed
-
 
 def _tally(result: ImportResult, section: str, created: bool, changed: bool) -> None:
     bucket = result.created if created else result.updated if changed else result.unchanged
     bucket[section] += 1
 
 
-def _upsert(model, key_attr, key, values, section, result):
-    """Create or update the row whose ``key_attr`` is ``key``; counts it in ``result``."""
+def _find(model, key_attr: str, key, **new):
+    """The row whose ``key_attr`` is ``key``, or a new one added to the session; and whether it
+    is new."""
     obj = db.session.scalar(select(model).where(getattr(model, key_attr) == key))
-    created = obj is None
-    if created:
-        obj = model(**{key_attr: key})
-        db.session.add(obj)
-    changed = _assign(obj, values)
-    db.session.flush()
-    _tally(result, section, created, changed)
-    return obj
+    if obj is not None:
+        return obj, False
+    obj = model(**{key_attr: key}, **new)
+    db.session.add(obj)
+    return obj, True
 
 
 def import_setup(doc: Any) -> ImportResult:
@@ -260,71 +117,38 @@ def import_setup(doc: Any) -> ImportResult:
 
 
 def _write(clean: dict, result: ImportResult) -> None:
-    s = db.session
+    # Buyers before campaigns (routing lists name them), campaigns before numbers.
     pubs = {}
     for rec in clean["publishers"]:
-        obj = _upsert(Publisher, "ref", rec["ref"], {"name": rec["name"], "afid": rec["afid"]},
-                      "publishers", result)
+        obj, created = _find(Publisher, "ref", rec["ref"])
+        _tally(result, "publishers", created, write.write_publisher(obj, rec))
         pubs[obj.ref] = obj
-
     buyers = {}
     for rec in clean["buyers"]:
-        obj = s.scalar(select(Buyer).where(Buyer.ref == rec["ref"]))
-        created = obj is None
-        if created:
-            obj = Buyer(ref=rec["ref"])
-            s.add(obj)
-        changed = _assign(obj, {k: rec[k] for k in (
-            "name", "number", "sip_username", "priority", "weight", "timeout",
-            "concurrency_cap", "daily_cap", "paused")})
-        # An export without --with-secrets has empty passwords: importing it back must not
-        # wipe the stored ones. No username means no auth, so the password goes too.
-        if not rec["sip_username"]:
-            if obj.sip_password_encrypted:
-                obj.sip_password_encrypted = ""
-                changed = True
-        elif rec["sip_password"] and (created or obj.sip_password != rec["sip_password"]):
-            obj.sip_password = rec["sip_password"]
-            changed = True
-        wanted = list(rec["sip_headers"])
-        if [(h.name, h.value) for h in obj.headers] != wanted:
-            obj.headers = [BuyerHeader(position=i, name=n, value=v)
-                           for i, (n, v) in enumerate(wanted)]
-            changed = True
-        s.flush()
+        obj, created = _find(Buyer, "ref", rec["ref"])
+        changed = write.write_buyer(obj, rec)
+        db.session.flush()
         _tally(result, "buyers", created, changed)
         buyers[obj.ref] = obj
-
     camps = {}
     for rec in clean["campaigns"]:
-        obj = s.scalar(select(Campaign).where(Campaign.ref == rec["ref"]))
-        created = obj is None
-        if created:
-            obj = Campaign(ref=rec["ref"], settings={})
-            s.add(obj)
-        values = {"name": rec["name"]}
-        if rec.get("settings") is not None:
-            values["settings"] = rec["settings"]
-        changed = _assign(obj, values)
-        wanted = rec["buyers"]
-        if [e.buyer.ref for e in obj.routing] != wanted:
-            obj.routing.clear()
-            s.flush()
-            for pos, bref in enumerate(wanted):
-                buyer = buyers.get(bref) or s.scalar(select(Buyer).where(Buyer.ref == bref))
-                obj.routing.append(CampaignBuyer(buyer=buyer, position=pos))
-            changed = True
-        s.flush()
+        obj, created = _find(Campaign, "ref", rec["ref"], settings={})
+        changed = write.write_campaign(obj, rec)
+        wanted = [buyers.get(ref) or _stored(Buyer, ref) for ref in rec["buyers"]]
+        changed = routing.replace(obj, wanted) or changed
+        db.session.flush()
         _tally(result, "campaigns", created, changed)
         camps[obj.ref] = obj
-
     for rec in clean["numbers"]:
-        camp = camps.get(rec["campaign"]) or s.scalar(
-            select(Campaign).where(Campaign.ref == rec["campaign"]))
-        pub = None
-        if rec["publisher"]:
-            pub = pubs.get(rec["publisher"]) or s.scalar(
-                select(Publisher).where(Publisher.ref == rec["publisher"]))
-        _upsert(Number, "number", rec["number"], {
-            "campaign_id": camp.id, "publisher_id": pub.id if pub else None,
-            "sub_id": rec["sub_id"], "tags": rec["tags"]}, "numbers", result)
+        obj, created = _find(Number, "number", rec["number"])
+        campaign = camps.get(rec["campaign"]) or _stored(Campaign, rec["campaign"])
+        publisher = pubs.get(rec["publisher"]) or _stored(Publisher, rec["publisher"]) \
+            if rec["publisher"] else None
+        changed = write.write_number(obj, rec["number"], campaign, publisher, rec["sub_id"],
+                                     rec["tags"])
+        db.session.flush()
+        _tally(result, "numbers", created, changed)
+
+
+def _stored(model, ref: str):
+    return db.session.scalar(select(model).where(model.ref == ref))

@@ -1,0 +1,167 @@
+"""Checking a whole setup document before ``flask import`` writes any of it.
+
+Each record goes through the same ``validation.check_*`` as the web forms; on top of that the
+document is checked as a whole: refs and AFIDs unique within it and against what is stored,
+references (a number's campaign, a campaign's buyers) pointing at something that exists either
+in the file or in the database. Returns the report and the cleaned records, per section.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from flask import current_app
+from sqlalchemy import select
+
+from sipflask.core import buyer_rules, inbound, validation
+from sipflask.extensions import db
+from sipflask.models import Buyer, Campaign, Number, Publisher
+
+SECTIONS = ("publishers", "campaigns", "numbers", "buyers")
+# Optional sections: an object each, not a list of records.
+EXTRA_SECTIONS = ("inbound",)
+
+
+def _refs(doc, section, key="ref") -> set:
+    return {r.get(key) for r in doc.get(section, [])
+            if isinstance(r, dict) and isinstance(r.get(key), str)}
+
+
+@dataclass
+class _Check:
+    """One document being checked: its report, the cleaned records so far, the refs known."""
+
+    doc: dict
+    report: validation.Report = field(default_factory=validation.Report)
+    clean: dict[str, list[dict]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+
+    def __post_init__(self):
+        s = db.session
+        self.region = current_app.config.get("DEFAULT_REGION")
+        self.pub_refs = _refs(self.doc, "publishers") | set(s.scalars(select(Publisher.ref)))
+        self.camp_refs = _refs(self.doc, "campaigns") | set(s.scalars(select(Campaign.ref)))
+        self.buyer_refs = _refs(self.doc, "buyers") | set(s.scalars(select(Buyer.ref)))
+        # Tag keys on numbers become known token names for buyers' tokens (warning only).
+        self.known_tags = {k for r in self.doc.get("numbers", []) if isinstance(r, dict)
+                           and isinstance(r.get("tags"), dict) for k in r["tags"]}
+        self.known_tags |= {k for tags in s.scalars(select(Number.tags)) for k in (tags or {})}
+
+    def records(self, section) -> Iterator[tuple[int, str, dict]]:
+        for i, rec in enumerate(self.doc.get(section, [])):
+            path = f"{section}[{i}]"
+            if not isinstance(rec, dict):
+                self.report.error(path, "Each entry must be an object.")
+                continue
+            yield i, path, rec
+
+    def unique(self, section, i, path, key, value, seen: dict) -> None:
+        if value in seen:
+            self.report.error(f"{path}.{key}", f"{value!r} is used again (first at "
+                                               f"{section}[{seen[value]}]).")
+        else:
+            seen[value] = i
+
+
+def validate_setup(doc: Any) -> tuple[validation.Report, dict]:
+    """Check the whole document; returns the report and cleaned records per section."""
+    shape = _check_shape(doc)
+    if shape.errors:
+        return shape, {s: [] for s in SECTIONS}
+    check = _Check(doc, report=shape)
+    _check_publishers(check)
+    _check_campaigns(check)
+    _check_numbers(check)
+    _check_buyers(check)
+    return check.report, check.clean
+
+
+def _check_shape(doc: Any) -> validation.Report:
+    report = validation.Report()
+    if not isinstance(doc, dict):
+        report.error("$", "The file must hold a JSON object with publishers, campaigns, "
+                          "numbers and buyers.")
+        return report
+    for key in doc:
+        if key not in SECTIONS + EXTRA_SECTIONS:
+            report.error(key, f"Unknown section {key!r}; expected "
+                              f"{', '.join(SECTIONS + EXTRA_SECTIONS)}.")
+    if "inbound" in doc:
+        report.merged("inbound", inbound.check_settings(doc["inbound"]))
+    for section in SECTIONS:
+        if not isinstance(doc.get(section, []), list):
+            report.error(section, "Must be a list.")
+    return report
+
+
+def _check_publishers(check: _Check) -> None:
+    seen_ref: dict = {}
+    seen_afid: dict = {}
+    stored_afids = dict(db.session.execute(select(Publisher.afid, Publisher.ref)).all())
+    for i, path, rec in check.records("publishers"):
+        sub = validation.check_publisher(rec)
+        ref = validation.check_ref(sub, rec)
+        check.report.merged(path, sub)
+        if ref:
+            check.unique("publishers", i, path, "ref", ref, seen_ref)
+        afid = rec.get("afid")
+        if isinstance(afid, str) and afid:
+            check.unique("publishers", i, path, "afid", afid, seen_afid)
+            owner = stored_afids.get(afid)
+            if owner is not None and owner != ref:
+                check.report.error(f"{path}.afid", f"AFID {afid!r} already belongs to "
+                                                   f"publisher {owner!r}.")
+        if sub.ok:
+            check.clean["publishers"].append({"ref": ref, "name": rec["name"].strip(),
+                                              "afid": afid})
+
+
+def _check_campaigns(check: _Check) -> None:
+    seen_ref: dict = {}
+    for i, path, rec in check.records("campaigns"):
+        sub = validation.check_campaign(rec)
+        ref = validation.check_ref(sub, rec)
+        if isinstance(rec.get("buyers"), list):
+            for j, bref in enumerate(rec["buyers"]):
+                if isinstance(bref, str) and bref not in check.buyer_refs:
+                    sub.error(f"buyers[{j}]", f"No buyer with ref {bref!r}.")
+        check.report.merged(path, sub)
+        if ref:
+            check.unique("campaigns", i, path, "ref", ref, seen_ref)
+        if sub.ok:
+            check.clean["campaigns"].append({"ref": ref, "name": rec["name"].strip(),
+                                             "buyers": list(rec.get("buyers", [])),
+                                             "settings": rec.get("settings")})
+
+
+def _check_numbers(check: _Check) -> None:
+    seen_number: dict = {}
+    for i, path, rec in check.records("numbers"):
+        sub, e164 = validation.check_number(rec, check.region)
+        camp = rec.get("campaign")
+        if isinstance(camp, str) and camp and camp not in check.camp_refs:
+            sub.error("campaign", f"No campaign with ref {camp!r}.")
+        pub = rec.get("publisher")
+        if isinstance(pub, str) and pub and pub not in check.pub_refs:
+            sub.error("publisher", f"No publisher with ref {pub!r}.")
+        check.report.merged(path, sub)
+        if e164:
+            check.unique("numbers", i, path, "number", e164, seen_number)
+        if sub.ok:
+            check.clean["numbers"].append({
+                "number": e164, "campaign": camp, "publisher": pub or None,
+                "sub_id": rec.get("sub_id") or None,
+                "tags": validation.check_tags(validation.Report(), rec.get("tags"))})
+
+
+def _check_buyers(check: _Check) -> None:
+    seen_ref: dict = {}
+    for i, path, rec in check.records("buyers"):
+        sub, cleaned = buyer_rules.check_buyer(rec, default_region=check.region,
+                                              known_tokens=check.known_tags)
+        ref = validation.check_ref(sub, rec)
+        check.report.merged(path, sub)
+        if ref:
+            check.unique("buyers", i, path, "ref", ref, seen_ref)
+        if sub.ok:
+            cleaned["ref"] = ref
+            check.clean["buyers"].append(cleaned)

@@ -1,0 +1,87 @@
+"""The one writer of checked setup records: what a form, the buyer editor and ``flask import``
+store, once a ``validation.check_*`` report came back clean.
+
+Callers pass cleaned values (the shape ``check_*`` returns) and commit themselves; each writer
+returns whether it changed anything, which the import counts as "updated" or "unchanged".
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from sipflask.extensions import db
+from sipflask.models import Buyer, BuyerHeader, Campaign, Number, Publisher
+
+# Shown when the database refuses a write the checks allowed: a unique value taken between the
+# check and the commit, by another request.
+REFUSED = ("Not saved: the database refused the change (it was probably changed at the same "
+           "time). Check the values and save again.")
+
+BUYER_FIELDS = ("ref", "name", "number", "sip_username", "priority", "weight", "timeout",
+                "concurrency_cap", "daily_cap", "paused")
+
+
+def commit(writes: Callable[[], object] | None = None) -> bool:
+    """Run ``writes`` (which may flush) and commit; False, rolled back, when the database
+    refuses, so the form can say why instead of failing."""
+    try:
+        if writes is not None:
+            writes()
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+        return False
+
+
+def assign(obj, values: dict) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def write_publisher(publisher: Publisher, rec: dict) -> bool:
+    return assign(publisher, {"ref": rec["ref"], "name": rec["name"].strip(),
+                              "afid": rec["afid"]})
+
+
+def write_campaign(campaign: Campaign, rec: dict) -> bool:
+    """Name and ref; ``settings`` only when the record has them (the form never does)."""
+    values = {"ref": rec["ref"], "name": rec["name"].strip()}
+    if rec.get("settings") is not None:
+        values["settings"] = rec["settings"]
+    return assign(campaign, values)
+
+
+def write_number(number: Number, e164: str, campaign: Campaign, publisher: Publisher | None,
+                 sub_id: str | None, tags: dict) -> bool:
+    return assign(number, {"number": e164, "campaign": campaign, "publisher": publisher,
+                           "sub_id": (sub_id or "").strip() or None, "tags": tags})
+
+
+def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> bool:
+    """Store a ``check_buyer`` result (plus its ``ref``) on ``buyer``.
+
+    The password is write-only: ``None`` or empty keeps the stored one (an export without
+    --with-secrets has empty passwords, and the editor never shows it), a typed one replaces
+    it, ``clear_password`` removes it, and no username means no auth, so it goes too.
+    """
+    changed = assign(buyer, {key: clean[key] for key in BUYER_FIELDS})
+    typed = clean["sip_password"]
+    if not clean["sip_username"] or (clear_password and not typed):
+        if buyer.sip_password_encrypted:
+            buyer.sip_password_encrypted = ""
+            changed = True
+    elif typed and (not buyer.has_sip_password or buyer.sip_password != typed):
+        buyer.sip_password = typed
+        changed = True
+    wanted = list(clean["sip_headers"])
+    if [(h.name, h.value) for h in buyer.headers] != wanted:
+        buyer.headers = [BuyerHeader(position=i, name=n, value=v)
+                         for i, (n, v) in enumerate(wanted)]
+        changed = True
+    return changed
