@@ -20,20 +20,8 @@ import uuid
 from datetime import datetime, timezone
 
 from flask import Flask, Response, abort, request
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    create_engine,
-    event,
-    insert,
-    select,
-)
+from sqlalchemy import (JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table,
+                        create_engine, event, insert, select)
 from twilio.request_validator import RequestValidator
 
 DB_URI = os.environ["SIPFLASK_SQLALCHEMY_DATABASE_URI"]

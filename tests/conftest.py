@@ -4,14 +4,8 @@ What the fixtures are made of (app factory, users, schema handling) is in ``test
 import pytest
 
 from sipflask.extensions import db
-from tests.support.app import (
-    ADMIN_EMAIL,
-    MEMBER_EMAIL,
-    AuthActions,
-    drop_postgres_schema,
-    make_app,
-    make_user,
-)
+from tests.support.app import (ADMIN_EMAIL, MEMBER_EMAIL, AuthActions, drop_postgres_schema,
+                               make_app, make_user)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -3,13 +3,8 @@
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
-from sipflask.core.dialplan import (
-    AttemptPlan,
-    BuyerSpec,
-    buyer_headers,
-    default_headers,
-    plan_attempt,
-)
+from sipflask.core.dialplan import (AttemptPlan, BuyerSpec, buyer_headers, default_headers,
+                                    plan_attempt)
 from sipflask.core.sipheaders import HEADER_PART_LIMIT, Header
 
 ACTION = "https://app.example.com/twilio/dial-result?call=u1"

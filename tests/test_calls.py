@@ -19,14 +19,7 @@ from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call, Campaign, Publisher
 from tests.support.app import make_app
 from tests.support.html import HX
-from tests.support.webhook import (
-    AUTO,
-    MEDICARE,
-    dial_action,
-    parse,
-    pause_all_but,
-    voice,
-)
+from tests.support.webhook import AUTO, MEDICARE, dial_action, parse, pause_all_but, voice
 
 PASSWORD = "Demo-Password-2026"  # the demo buyer "secure"
 NORTHSTAR = "+18773331212"       # demo: campaign medicare, publisher northstar

@@ -12,15 +12,7 @@ from sqlalchemy import select
 
 from sipflask.extensions import db
 from sipflask.models import Buyer, Call, InboundSettings
-from tests.support.webhook import (
-    AUTO,
-    CALLER,
-    parse,
-    pause_all_but,
-    sip_headers,
-    the_call,
-    voice,
-)
+from tests.support.webhook import AUTO, CALLER, parse, pause_all_but, sip_headers, the_call, voice
 
 CRED_DOMAIN = "acme.sip.twilio.com"
 IP_DOMAIN = "acme-ip.sip.twilio.com"

@@ -16,12 +16,7 @@ from hypothesis import strategies as st
 
 from sipflask.core.dialplan import BuyerSpec, plan_attempt
 from sipflask.core.sip import parse_sip_uri
-from sipflask.core.sipheaders import (
-    HEADER_PART_LIMIT,
-    PROTECTED,
-    Header,
-    build_dial_uri,
-)
+from sipflask.core.sipheaders import HEADER_PART_LIMIT, PROTECTED, Header, build_dial_uri
 from sipflask.core.tokens import expand, tokens_used
 
 SETTINGS = settings(max_examples=200, deadline=None)

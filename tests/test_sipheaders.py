@@ -5,19 +5,10 @@ from urllib.parse import unquote
 import pytest
 
 from sipflask.core.sip import URI_LIMIT, SipUriError
-from sipflask.core.sipheaders import (
-    HEADER_PART_LIMIT,
-    PROTECTED,
-    STANDARD_HEADERS,
-    DialUri,
-    Header,
-    build_dial_uri,
-    duplicate_header_names,
-    header_name_problem,
-    merge_headers,
-    pct_encode_hvalue,
-    pct_encode_user,
-)
+from sipflask.core.sipheaders import (HEADER_PART_LIMIT, PROTECTED, STANDARD_HEADERS, DialUri,
+                                      Header, build_dial_uri, duplicate_header_names,
+                                      header_name_problem, merge_headers, pct_encode_hvalue,
+                                      pct_encode_user)
 
 # ---------------------------------------------------------------- header names
 

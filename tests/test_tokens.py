@@ -2,13 +2,7 @@
 
 import pytest
 
-from sipflask.core.tokens import (
-    BUILTIN_TOKENS,
-    expand,
-    problems,
-    tokens_used,
-    unknown_tokens,
-)
+from sipflask.core.tokens import BUILTIN_TOKENS, expand, problems, tokens_used, unknown_tokens
 
 
 def test_builtin_tokens_in_spec_order():

@@ -7,20 +7,8 @@ from sqlalchemy import select, text
 
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call
-from tests.support.webhook import (
-    AUTO,
-    BASE,
-    CALLER,
-    MEDICARE,
-    dial_action,
-    parse,
-    pause_all_but,
-    post,
-    sign,
-    sip_headers,
-    the_call,
-    voice,
-)
+from tests.support.webhook import (AUTO, BASE, CALLER, MEDICARE, dial_action, parse, pause_all_but,
+                                   post, sign, sip_headers, the_call, voice)
 
 # --- signatures ---------------------------------------------------------------------------------
 

@@ -16,27 +16,13 @@ whole editor page and an htmx request with just its fragment (``htmx.render``):
 SIP passwords never reach a template: only whether one is stored (``Buyer.has_sip_password``);
 the preview masks it.
 """
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from sqlalchemy import or_, select
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from sipflask.blueprints.lists import (
-    get_or_404,
-    like,
-    list_url,
-    paginate,
-    safe_back,
-    search_text,
-)
+from sipflask.blueprints.lists import (get_or_404, list_url, matching, paginate, safe_back,
+                                       search_text)
 from sipflask.calllog import health as calllog
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
@@ -56,12 +42,7 @@ def index():
     q = search_text()
     stmt = (select(Buyer).order_by(Buyer.name, Buyer.id)
             .options(selectinload(Buyer.routing).selectinload(CampaignBuyer.campaign)))
-    if q:
-        pattern = like(q)
-        stmt = stmt.where(or_(Buyer.name.ilike(pattern, escape="\\"),
-                              Buyer.number.ilike(pattern, escape="\\"),
-                              Buyer.ref.ilike(pattern, escape="\\")))
-    results = paginate(stmt)
+    results = paginate(matching(stmt, q, Buyer.name, Buyer.number, Buyer.ref))
     return render("buyers/index.html", "buyers/partial/rows.html", results=results, q=q,
                   healths=calllog.buyer_health([b.id for b in results.items]),
                   next_url=list_url())

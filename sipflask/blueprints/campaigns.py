@@ -1,29 +1,16 @@
 """Campaigns: list with active search, create, edit (name/ref, numbers, ordered routing list),
 inline delete (refused while the campaign still has numbers)."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from sipflask.blueprints.lists import (
-    get_or_404,
-    like,
-    list_url,
-    number_counts,
-    paginate,
-    safe_back,
-    search_text,
-)
+from sipflask.blueprints.lists import (get_or_404, list_url, matching, number_counts, paginate,
+                                       safe_back, search_text)
 from sipflask.extensions import db
 from sipflask.forms.common import REF_HINT
-from sipflask.forms.setup import (
-    add_to_routing,
-    campaign_form,
-    move_in_routing,
-    remove_from_routing,
-    routing_form,
-    save_campaign,
-)
+from sipflask.forms.setup import (add_to_routing, campaign_form, move_in_routing,
+                                  remove_from_routing, routing_form, save_campaign)
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.models import Campaign, CampaignBuyer, Number
 
@@ -35,11 +22,7 @@ def index():
     q = search_text()
     stmt = (select(Campaign).order_by(Campaign.name, Campaign.id)
             .options(selectinload(Campaign.routing).selectinload(CampaignBuyer.buyer)))
-    if q:
-        pattern = like(q)
-        stmt = stmt.where(or_(Campaign.name.ilike(pattern, escape="\\"),
-                              Campaign.ref.ilike(pattern, escape="\\")))
-    results = paginate(stmt)
+    results = paginate(matching(stmt, q, Campaign.name, Campaign.ref))
     return render("campaigns/index.html", "campaigns/partial/rows.html", results=results, q=q,
                   counts=number_counts(Number.campaign_id, [c.id for c in results.items]),
                   next_url=list_url())

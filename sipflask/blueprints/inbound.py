@@ -17,15 +17,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    has_request_context,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, flash, has_request_context, render_template, request, url_for
 from flask_login import current_user
 
 from sipflask.core import inbound, ip_whitelist

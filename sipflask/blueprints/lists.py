@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from sipflask.core import validation
 from sipflask.extensions import db
@@ -32,6 +32,15 @@ def like(q: str) -> str:
     """A LIKE pattern matching ``q`` anywhere, with ``%``/``_`` taken literally (escape ``\\``)."""
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def matching(stmt, q: str, *columns, extra=()):
+    """``stmt`` narrowed to rows where any of ``columns`` contains ``q`` (case-insensitive), or
+    any of the ``extra`` conditions holds; unchanged when nothing was typed."""
+    if not q:
+        return stmt
+    pattern = like(q)
+    return stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns), *extra))
 
 
 def number_counts(column, ids) -> dict[int, int]:

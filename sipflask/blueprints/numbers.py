@@ -1,16 +1,10 @@
 """Tracking numbers: list with active search, create, edit, inline delete."""
 from flask import Blueprint, flash, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from sipflask.blueprints.lists import (
-    get_or_404,
-    like,
-    list_url,
-    paginate,
-    safe_back,
-    search_text,
-)
+from sipflask.blueprints.lists import (get_or_404, list_url, matching, paginate, safe_back,
+                                       search_text)
 from sipflask.core.phone import digits_only
 from sipflask.extensions import db
 from sipflask.forms.setup import number_form, save_number
@@ -26,20 +20,11 @@ def index():
     stmt = (select(Number).join(Number.campaign).outerjoin(Number.publisher)
             .options(joinedload(Number.campaign), joinedload(Number.publisher))
             .order_by(Number.number, Number.id))
-    if q:
-        pattern = like(q)
-        terms = [Number.number.ilike(pattern, escape="\\"),
-                 Number.sub_id.ilike(pattern, escape="\\"),
-                 Campaign.name.ilike(pattern, escape="\\"),
-                 Campaign.ref.ilike(pattern, escape="\\"),
-                 Publisher.name.ilike(pattern, escape="\\"),
-                 Publisher.afid.ilike(pattern, escape="\\")]
-        # "(888) 222-3333" finds +18882223333: compare the digits typed.
-        digits = digits_only(q)
-        if len(digits) >= 3:
-            terms.append(Number.number.like(f"%{digits}%"))
-        stmt = stmt.where(or_(*terms))
-    results = paginate(stmt)
+    # "(888) 222-3333" finds +18882223333: compare the digits typed.
+    digits = digits_only(q)
+    by_digits = [Number.number.like(f"%{digits}%")] if len(digits) >= 3 else []
+    results = paginate(matching(stmt, q, Number.number, Number.sub_id, Campaign.name,
+                                Campaign.ref, Publisher.name, Publisher.afid, extra=by_digits))
     return render("numbers/index.html", "numbers/partial/rows.html", results=results, q=q,
                   next_url=list_url())
 

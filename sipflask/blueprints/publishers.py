@@ -1,16 +1,9 @@
 """Publishers: list with active search, create, edit, inline delete."""
 from flask import Blueprint, flash, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from sipflask.blueprints.lists import (
-    get_or_404,
-    like,
-    list_url,
-    number_counts,
-    paginate,
-    safe_back,
-    search_text,
-)
+from sipflask.blueprints.lists import (get_or_404, list_url, matching, number_counts, paginate,
+                                       safe_back, search_text)
 from sipflask.extensions import db
 from sipflask.forms.common import REF_HINT
 from sipflask.forms.setup import publisher_form, save_publisher
@@ -24,12 +17,7 @@ bp = Blueprint("publishers", __name__, url_prefix="/publishers")
 def index():
     q = search_text()
     stmt = select(Publisher).order_by(Publisher.name, Publisher.id)
-    if q:
-        pattern = like(q)
-        stmt = stmt.where(or_(Publisher.name.ilike(pattern, escape="\\"),
-                              Publisher.ref.ilike(pattern, escape="\\"),
-                              Publisher.afid.ilike(pattern, escape="\\")))
-    results = paginate(stmt)
+    results = paginate(matching(stmt, q, Publisher.name, Publisher.ref, Publisher.afid))
     return render("publishers/index.html", "publishers/partial/rows.html", results=results, q=q,
                   counts=number_counts(Number.publisher_id, [p.id for p in results.items]),
                   next_url=list_url())

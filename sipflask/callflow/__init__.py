@@ -6,26 +6,11 @@ and routes, ``callbacks`` handles dial-action and status; ``directory`` and ``ca
 routing reads and reserves, ``simulate`` plays Twilio for ``flask simulate-call``. The webhook
 views are thin wrappers around the names re-exported here.
 """
-from sipflask.callflow.callbacks import (
-    FINAL_CALL_STATUSES,
-    RETRY_STATUSES,
-    dial_action,
-    status_callback,
-)
-from sipflask.callflow.planning import (
-    PlannedAttempt,
-    buyer_spec,
-    plan_for,
-    token_values,
-    with_plugin_values,
-)
-from sipflask.callflow.voice import (
-    MSG_ERROR,
-    MSG_NO_BUYER,
-    MSG_UNKNOWN,
-    route_next,
-    start_call,
-)
+from sipflask.callflow.callbacks import (FINAL_CALL_STATUSES, RETRY_STATUSES, dial_action,
+                                         status_callback)
+from sipflask.callflow.planning import (PlannedAttempt, buyer_spec, plan_for, token_values,
+                                        with_plugin_values)
+from sipflask.callflow.voice import MSG_ERROR, MSG_NO_BUYER, MSG_UNKNOWN, route_next, start_call
 
 __all__ = [
     "FINAL_CALL_STATUSES", "RETRY_STATUSES", "dial_action", "status_callback",

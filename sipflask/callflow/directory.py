@@ -20,14 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from sipflask.extensions import db
-from sipflask.models import (
-    Buyer,
-    BuyerHeader,
-    Campaign,
-    CampaignBuyer,
-    Number,
-    Publisher,
-)
+from sipflask.models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from sipflask import crypto, plugins
 from sipflask.callflow import caps, directory, params, store
-from sipflask.callflow.planning import (
-    PlannedAttempt,
-    buyer_spec,
-    plan_for,
-    token_values,
-    with_plugin_values,
-)
+from sipflask.callflow.planning import (PlannedAttempt, buyer_spec, plan_for, token_values,
+                                        with_plugin_values)
 from sipflask.callflow.store import CallState
 from sipflask.core import dialplan, routing, sip, twiml
 from sipflask.extensions import db

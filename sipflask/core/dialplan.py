@@ -33,12 +33,7 @@ from typing import Literal
 
 from sipflask.core.phone import digits_only, normalise_e164
 from sipflask.core.sip import is_sip
-from sipflask.core.sipheaders import (
-    Header,
-    build_dial_uri,
-    merge_headers,
-    pct_encode_user,
-)
+from sipflask.core.sipheaders import Header, build_dial_uri, merge_headers, pct_encode_user
 from sipflask.core.tokens import expand
 from sipflask.core.twiml import dial_number, dial_sip
 

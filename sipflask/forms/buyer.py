@@ -36,16 +36,8 @@ from sipflask.forms.buyer_fields import (
     known_tags,
 )
 from sipflask.forms.buyer_sample import SamplePreview
-from sipflask.forms.common import (
-    check_ref_field,
-    check_unique,
-    suggest_ref,
-    text,
-)
-from sipflask.models import (
-    Buyer,
-    Campaign,
-)
+from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text
+from sipflask.models import Buyer, Campaign
 from sipflask.records import routing, write
 
 FORM = "form"          # messages about the whole form

@@ -62,6 +62,21 @@ def saved(form: FlaskForm, recheck: Callable[[], validation.Report]) -> bool:
     return False
 
 
+def save_checked(form: FlaskForm, check: Callable[[], validation.Report], record, create,
+                 write_into):
+    """The one save path of the setup forms: check, put errors on the fields or create the row
+    when new, write the checked values into it and commit. The saved row, or None."""
+    report = check()
+    if not report.ok:
+        apply_report(form, report)
+        return None
+    if record is None:
+        record = create()
+        db.session.add(record)
+    write_into(record)
+    return record if saved(form, check) else None
+
+
 def text(value) -> str:
     return value if isinstance(value, str) else ""
 

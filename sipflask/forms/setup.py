@@ -15,17 +15,8 @@ from wtforms import SelectField, StringField, TextAreaField
 
 from sipflask.core import validation
 from sipflask.extensions import db
-from sipflask.forms.common import (
-    CHOOSE,
-    apply_report,
-    check_ref_field,
-    check_unique,
-    parse_tags,
-    saved,
-    suggest_ref,
-    tags_text,
-    text,
-)
+from sipflask.forms.common import (CHOOSE, apply_report, check_ref_field, check_unique, parse_tags,
+                                   save_checked, saved, suggest_ref, tags_text, text)
 from sipflask.models import Buyer, Campaign, CampaignBuyer, Number, Publisher
 from sipflask.records import routing, write
 
@@ -62,15 +53,8 @@ def save_publisher(form: PublisherForm, publisher: Publisher | None = None) -> P
                 "AFID {value!r} already belongs to publisher {other.name!r}.")
         return report
 
-    report = check()
-    if not report.ok:
-        apply_report(form, report)
-        return None
-    if publisher is None:
-        publisher = Publisher()
-        db.session.add(publisher)
-    write.write_publisher(publisher, rec)
-    return publisher if saved(form, check) else None
+    return save_checked(form, check, publisher, Publisher,
+                        lambda row: write.write_publisher(row, rec))
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -106,15 +90,8 @@ def save_campaign(form: CampaignForm, campaign: Campaign | None = None) -> Campa
                 "Ref {value!r} is already used by campaign {other.name!r}.")
         return report
 
-    report = check()
-    if not report.ok:
-        apply_report(form, report)
-        return None
-    if campaign is None:
-        campaign = Campaign(settings={})
-        db.session.add(campaign)
-    write.write_campaign(campaign, rec)
-    return campaign if saved(form, check) else None
+    return save_checked(form, check, campaign, lambda: Campaign(settings={}),
+                        lambda row: write.write_campaign(row, rec))
 
 
 def routing_form(campaign: Campaign) -> RoutingAddForm:
@@ -214,15 +191,10 @@ def save_number(form: NumberForm, number: Number | None = None) -> Number | None
                 "{value} is already a tracking number of campaign {other.campaign.name!r}.")
         return report
 
-    report = check()
-    if not report.ok:
-        apply_report(form, report)
-        return None
-    if number is None:
-        number = Number()
-        db.session.add(number)
-    write.write_number(number, e164, campaigns[rec["campaign"]],
-                       publishers.get(rec["publisher"]) if rec["publisher"] else None,
-                       rec["sub_id"], validation.check_tags(validation.Report(), tags))
-    form.number.data = e164
-    return number if saved(form, check) else None
+    def write_into(row: Number) -> None:
+        write.write_number(row, e164, campaigns[rec["campaign"]],
+                           publishers.get(rec["publisher"]) if rec["publisher"] else None,
+                           rec["sub_id"], validation.check_tags(validation.Report(), tags))
+        form.number.data = e164
+
+    return save_checked(form, check, number, Number, write_into)

@@ -28,16 +28,8 @@ from sipflask.plugins import loading
 from sipflask.plugins.calls import CallInfo, call_info
 from sipflask.plugins.collect import collect_sip_headers, collect_token_values
 from sipflask.plugins.listing import plugin_info
-from sipflask.plugins.manager import (
-    BUILTIN_NAMES,
-    DEFAULT_PLUGINS,
-    ENTRY_POINT_GROUP,
-    EXTENSION,
-    NO_VERSION,
-    PluginError,
-    PluginManager,
-    get_manager,
-)
+from sipflask.plugins.manager import (BUILTIN_NAMES, DEFAULT_PLUGINS, ENTRY_POINT_GROUP, EXTENSION,
+                                      NO_VERSION, PluginError, PluginManager, get_manager)
 from sipflask.plugins.runner import PluginFailure
 
 __all__ = [

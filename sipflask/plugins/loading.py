@@ -21,14 +21,8 @@ from pathlib import Path
 import pluggy
 from flask import Flask
 
-from sipflask.plugins.manager import (
-    BUILTIN_NAMES,
-    DEFAULT_PLUGINS,
-    ENTRY_POINT_GROUP,
-    NO_VERSION,
-    PluginError,
-    PluginManager,
-)
+from sipflask.plugins.manager import (BUILTIN_NAMES, DEFAULT_PLUGINS, ENTRY_POINT_GROUP, NO_VERSION,
+                                      PluginError, PluginManager)
 
 log = logging.getLogger("sipflask.plugins")
 

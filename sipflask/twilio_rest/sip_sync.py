@@ -38,16 +38,8 @@ from sipflask.core import inbound
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, utcnow
 from sipflask.records import inbound as inbound_settings
-from sipflask.twilio_rest.client import (
-    PAGE_SIZE,
-    Change,
-    Steps,
-    TwilioError,
-    as_text,
-    describe_error,
-    make_client,
-    webhook_url,
-)
+from sipflask.twilio_rest.client import (PAGE_SIZE, Change, Steps, TwilioError, as_text,
+                                         describe_error, make_client, webhook_url)
 from sipflask.twilio_rest.sip_lists import sync_credentials, sync_ips
 
 log = logging.getLogger("sipflask.provisioning")
