@@ -44,6 +44,8 @@ def test_duplicate_header_names():
 def test_pct_encode_user():
     assert pct_encode_user("+14155552671") == "+14155552671"
     assert pct_encode_user("AZaz09-_.!~*'()") == "AZaz09-_.!~*'()"
+    # Twilio: "+" only as the first character of the user part.
+    assert pct_encode_user("1+2") == "1%2B2" and pct_encode_user("++1") == "+%2B1"
     assert pct_encode_user(";transport=udp") == "%3Btransport%3Dudp"
     assert pct_encode_user("a?b&c=d@e:f%g/h,i$j[k]") == (
         "a%3Fb%26c%3Dd%40e%3Af%25g%2Fh%2Ci%24j%5Bk%5D"
@@ -52,11 +54,13 @@ def test_pct_encode_user():
 
 
 def test_pct_encode_hvalue():
-    assert pct_encode_hvalue("+1 a") == "+1%20a"
-    assert pct_encode_hvalue("sip:x@y;z") == "sip:x%40y%3Bz"
+    # Twilio asks for every non-alphanumeric character but - . _ ~ to be escaped.
+    assert pct_encode_hvalue("AZaz09-._~") == "AZaz09-._~"
+    assert pct_encode_hvalue("+1 a") == "%2B1%20a"
+    assert pct_encode_hvalue("sip:x@y;z") == "sip%3Ax%40y%3Bz"
     assert pct_encode_hvalue("a&X-Evil=1?") == "a%26X-Evil%3D1%3F"
     assert pct_encode_hvalue('"<>%\r\n\x00') == "%22%3C%3E%25%0D%0A%00"
-    assert pct_encode_hvalue("[]/$:") == "[]/$:"
+    assert pct_encode_hvalue("[]/$:!*'()") == "%5B%5D%2F%24%3A%21%2A%27%28%29"
     assert pct_encode_hvalue("ü") == "%C3%BC"
 
 
@@ -114,9 +118,14 @@ def test_build_dial_uri_simple():
     headers = [H("X-PH-RetreaverUUID", "u-1"), H("X-Note", "a b&c=d+e", "buyer")]
     result = build_dial_uri("sip:q@h.com;transport=tcp", headers)
     assert isinstance(result, DialUri)
-    assert result.uri == "sip:q@h.com;transport=tcp?X-PH-RetreaverUUID=u-1&X-Note=a%20b%26c%3Dd+e"
+    assert result.uri == "sip:q@h.com;transport=tcp?X-PH-RetreaverUUID=u-1&X-Note=a%20b%26c%3Dd%2Be"
     assert result.sent == headers
     assert result.dropped == []
+
+
+def test_build_dial_uri_keeps_plus_only_first_in_the_user_part():
+    assert build_dial_uri("sip:+1415@h.com", []).uri == "sip:+1415@h.com"
+    assert build_dial_uri("sip:q-+1415+2@h.com;x=+", []).uri == "sip:q-%2B1415%2B2@h.com;x=+"
 
 
 def test_build_dial_uri_no_headers():
