@@ -112,20 +112,16 @@ def duplicate_header_names(names: Iterable[str]) -> list[str]:
 # Percent-encoding
 
 # Twilio asks for "any non-alphanumeric characters in the header values" to be escaped (else it
-# may drop the header: warnings 32110/32112), which is stricter than RFC 3261. Kept as-is: the
-# RFC 3986 unreserved set, nothing more (SPEC "Tokens").
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_HVALUE_SAFE = _UNRESERVED
-# In the user part RFC 3261 also allows the mark characters; "+" only as the first character
-# (an E.164 number), which the caller keeps (see pct_encode_user). & = $ , ; ? / would let a value
-# start a URI parameter (";"), headers ("?", "&", "="), a login (":") or a new host ("@").
-_USER_SAFE = _UNRESERVED | frozenset("!*'()")
+# may drop the header: warnings 32110/32112), stricter than RFC 3261: header values keep only the
+# RFC 3986 unreserved set. The user part also keeps the marks, and "+" only first (E.164, see
+# pct_encode_user); ; ? & = : @ would start a parameter, headers, a login or a new host.
+_HVALUE_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_USER_SAFE = _HVALUE_SAFE | frozenset("!*'()")
 
 
 def _pct_encode(value: str, safe: frozenset[str]) -> str:
-    # UTF-8 then %XX (upper-case hex, RFC 3986 style). A lone surrogate has
-    # no UTF-8 form; guessing a replacement would send a different value, so
-    # it is refused (SipUriError is a ValueError the caller handles).
+    # UTF-8 then %XX (upper-case hex). A lone surrogate has no UTF-8 form; guessing a
+    # replacement would send a different value, so it is refused (SipUriError is a ValueError).
     out: list[str] = []
     for ch in value:
         if ch in safe:
@@ -237,8 +233,8 @@ def _header_part(headers: Sequence[Header]) -> str:
 
 
 def _plus_only_leading(base: str) -> str:
-    # "+" is left as-is only as the user part's first character (SPEC "Tokens"); "%2B" is the
-    # same character to any SIP parser, so "sip:q-+1415...@h" still reaches the same user.
+    # "+" stays only as the user part's first character (SPEC "Tokens"); "%2B" is the same
+    # character to any SIP parser: "sip:q-+1415...@h" still reaches the same user.
     scheme, colon, rest = base.partition(":")
     user, at, host = rest.partition("@")
     if not colon or not at or "+" not in user[1:]:
