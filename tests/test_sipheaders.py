@@ -220,3 +220,15 @@ def test_encoded_length_counts():
     # 300 "é" are 1800 characters once encoded: over the limit, so dropped.
     result = build_dial_uri("sip:q@h.com", [H("X-PH-RetreaverUUID", "u"), H("X-E", "é" * 300, "buyer")])
     assert [h.name for h, _ in result.dropped] == ["X-E"]
+
+
+def test_the_preview_invite_decodes_twilio_escaping_back():
+    from sipflask.core.dialplan import BuyerSpec, plan_attempt
+    from sipflask.core.invite import build_invite
+    values = {"call_uuid": "u-1", "call_key": "k", "caller_number": "+14155552671"}
+    buyer = BuyerSpec(1, "A", "sip:q@pbx.example.com",
+                      sip_headers=[("X-Caller", "[caller_number]"), ("X-Path", "a/b:c (d)")])
+    plan = plan_attempt(buyer, values, [], action="https://x/a")
+    assert "X-Caller=%2B14155552671&X-Path=a%2Fb%3Ac%20%28d%29" in plan.target
+    shown = {h.name: h.value for h in build_invite(plan, "+14155552671").headers}
+    assert shown["X-Caller"] == "+14155552671" and shown["X-Path"] == "a/b:c (d)"
