@@ -62,7 +62,7 @@ def test_sip_plan_full():
     assert plan.target == (
         "sip:+14155552671@pbx.example.com;transport=tcp"
         f"?X-PH-RetreaverUUID={VALUES['call_uuid']}&X-PH-RetreaverKey=k3y"
-        "&X-PH-RetreaverAFID=pub7&X-Plugin=p+1&X-Score=87&X-Note=a%20b%26c"
+        "&X-PH-RetreaverAFID=pub7&X-Plugin=p%2B1&X-Score=87&X-Note=a%20b%26c"
     )
     assert [h.name for h in plan.sent] == [
         "X-PH-RetreaverUUID", "X-PH-RetreaverKey", "X-PH-RetreaverAFID", "X-Plugin", "X-Score", "X-Note",

@@ -158,3 +158,22 @@ def test_unknown_ids(admin_client, demo, url):
 def test_get_on_post_routes_not_allowed(admin_client, demo):
     assert admin_client.get(f"/buyers/{buyer(demo, 'queue').id}/pause").status_code == 405
     assert not buyer(demo, "queue").paused
+
+
+def test_buyer_with_username_and_no_password_is_flagged(admin_client, demo):
+    with demo.app_context():
+        secure = db.session.scalar(select(Buyer).where(Buyer.ref == "secure"))
+        secure.sip_password_encrypted = ""  # as after importing an export made without secrets
+        db.session.commit()
+        bid = secure.id
+    badge = "no password: calls fail"
+    for headers in ({}, HX):
+        body = admin_client.get("/buyers/", headers=headers).text
+        assert body.count(badge) == 1  # only secure: the others have no username
+    assert badge in admin_client.post(f"/buyers/{bid}/pause", headers=HX).text
+    page = admin_client.get(f"/buyers/{bid}/edit").text
+    assert 'id="missing-password"' in page and "--with-secrets" in page
+    assert "Type the password under SIP below and save" in page
+    other = admin_client.get(f"/buyers/{buyer(demo, 'queue').id}/edit").text
+    assert 'id="missing-password"' not in other and badge not in admin_client.get(
+        "/buyers/?q=queue", headers=HX).text

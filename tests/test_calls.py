@@ -354,8 +354,10 @@ def test_detail_every_attempt_outcome_through_the_webhook(admin_client, demo):
     assert "Sales desk (phone)" in second and "<code class=\"dialled\">+14155552671</code>" in second
     assert "<code>no-answer</code> the buyer did not answer" in second
     assert "<code>408</code> Request Timeout" in second
-    # The call ended after the second attempt (no-answer, then nobody left).
-    assert "no buyer available" in body
+    # The call ended after the second attempt (no-answer, then nobody left); the headline sums up
+    # every attempt (issue 15 replaced "no buyer available: <the last round's skips>").
+    assert ("no buyer left: 2 dialled (failed 403, no-answer 408), 1 skipped (paused)"
+            in body)
     assert 'data-status="no-buyer"' in body
 
 
@@ -443,7 +445,9 @@ def test_detail_not_dialled_attempt_and_rejected_call(admin_client, demo):
         db.session.commit()
     body = detail(admin_client, uuid)
     assert "Queue: not dialled: the URI has no user part" in body
-    assert "no buyer available: Queue: paused" in body
+    # Summed up from the attempts (issue 15), not the stored reason.
+    assert "no buyer available: 1 could not be dialled" in body
+    assert "not dialled: sipflask could not build the number" in body
     make_call(admin_client, 7, to="+18005550000")
     body = detail(admin_client, call_by_sid(demo, 7).uuid)
     assert "No buyer was dialled." in body and "unknown number" in body
@@ -579,3 +583,74 @@ def test_odd_filter_values_are_refused_not_fatal(admin_client, demo):
         response = admin_client.get(f"/calls/?{query}")
         assert response.status_code == 200, query
     assert admin_client.get("/calls/export.csv?publisher_id=%C2%B9").status_code == 200
+
+
+def test_no_buyer_left_headline_sums_up_every_attempt_and_skips_show_once(admin_client, demo):
+    from sipflask.models import CampaignBuyer
+    with demo.app_context():
+        medicare = db.session.scalar(select(Campaign).where(Campaign.ref == "medicare"))
+        secure = db.session.scalar(select(Buyer).where(Buyer.ref == "secure"))
+        db.session.add(CampaignBuyer(campaign=medicare, buyer=secure, position=3))
+        db.session.scalar(select(Buyer).where(Buyer.ref == "overflow")).paused = True
+        db.session.commit()
+    make_call(admin_client, 1, to=NORTHSTAR,
+              outcomes=[("busy", 486), ("no-answer", 408), ("failed", None)])
+    uuid = call_by_sid(demo, 1).uuid
+    for headers in ({}, HX):
+        body = detail(admin_client, uuid, headers=headers)
+        headline = re.search(r'<p class="warning" id="call-headline">(.*?)</p>', body).group(1)
+        assert headline == ("no buyer left: 3 dialled (busy 486, no-answer 408, failed), "
+                            "1 skipped (paused)")
+        assert body.count("Overflow call center: paused") == 1
+        phone = re.search(r'id="attempt-2">(.*?)\n</div>', body, re.S).group(1)
+        assert "Sales desk (phone)" in phone
+        assert "see the SIP code" not in body
+        assert "Twilio gave no SIP code for a phone number" in phone
+
+
+@pytest.fixture
+def inbound_on(demo):
+    from sipflask.models import InboundSettings
+    with demo.app_context():
+        db.session.add(InboundSettings(enabled=True, name="acme", domain_sid="SD" + "1" * 32))
+        db.session.commit()
+    return demo
+
+
+def test_a_refused_call_reads_as_ended_and_not_as_a_tracking_number(admin_client, inbound_on):
+    voice(admin_client, sid=sid(3), To=f"sip:{AUTO}@other.sip.twilio.com",
+          From="sip:partner@other.sip.twilio.com", SipDomain="other.sip.twilio.com",
+          SipDomainSid="SD" + "1" * 32, Direction="inbound")
+    call = call_by_sid(inbound_on, 3)
+    assert call.status == "rejected" and "not one of sipflask's inbound SIP domains" in call.reason
+    for headers in ({}, HX):
+        body = detail(admin_client, call.uuid, headers=headers)
+        assert "not known yet" not in body
+        assert "Send a test postback" not in body
+        assert "none: refused before a tracking number matched" in body
+        assert f"<tr><th>Tracking number</th><td>{AUTO}</td></tr>" not in body
+        row = re.search(rf'<tr id="call-{call.uuid}">(.*?)</tr>',
+                        admin_client.get("/calls/", headers=headers).text, re.S).group(1)
+        assert f"none (dialled {AUTO})" in row and f"<td>{AUTO}</td>" not in row
+    # A routed call still offers the test postback and shows its tracking number.
+    pause_all_but(inbound_on, "queue")
+    make_call(admin_client, 4)
+    body = detail(admin_client, call_by_sid(inbound_on, 4).uuid)
+    assert "Send a test postback" in body and f"<td>{AUTO}</td>" in body
+    assert "not known yet" in body  # still ringing
+
+
+def test_call_list_time_does_not_wrap_and_date_filters_are_iso_text(admin_client, demo):
+    add_call(demo)
+    body = admin_client.get("/calls/").text
+    assert re.search(r'<td class="nowrap"><a href="/calls/[0-9a-f-]{36}">\d{4}-\d\d-\d\d '
+                     r'\d\d:\d\d:\d\d</a></td>', body)
+    from pathlib import Path
+    css = (Path(demo.static_folder) / "sipflask.css").read_text()
+    assert ".nowrap { white-space:nowrap; }" in css
+    assert 'type="date"' not in body
+    for name in ("date_from", "date_to"):
+        field = re.search(rf'<input type="text" id="f-{name}"[^>]*>', body, re.S).group(0)
+        assert 'placeholder="YYYY-MM-DD"' in field and r'pattern="\d{4}-\d{2}-\d{2}"' in field
+    kept = admin_client.get("/calls/?date_from=2026-01-02").text
+    assert 'value="2026-01-02"' in kept

@@ -93,12 +93,39 @@ def test_sip_plan_structure(u, a, b, c, afid, sub_id, plugin_value, username):
     base, pairs = header_pairs(sip.text)
     assert pairs == expected
     assert [(h.name, h.value) for h in plan.sent] == expected
+    assert_twilio_escaping(sip.text)
 
     uri = parse_sip_uri(base)
     assert uri.params == PARAMS
     assert (uri.host, uri.port) == ("pbx.example.com", 5060)
     assert unquote(uri.user) == "q" + u
     assert str(uri) == base
+
+
+# What Twilio asks for (SPEC "Tokens"): header values keep only A-Z a-z 0-9 - . _ ~ and %XX;
+# the user part also ! ~ * ' ( ) and a leading "+".
+HVALUE_RE = re.compile(r"(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})*")
+USER_RE = re.compile(r"\+?(?:[A-Za-z0-9._~!*'()-]|%[0-9A-F]{2})*")
+
+
+def assert_twilio_escaping(uri_text):
+    base, _, part = uri_text.partition("?")
+    for pair in part.split("&") if part else []:
+        assert HVALUE_RE.fullmatch(pair.split("=", 1)[1]), pair
+    assert USER_RE.fullmatch(parse_sip_uri(base).user), base
+
+
+@SETTINGS
+@given(u=values_text(12).filter(bool), lead=st.sampled_from(["", "+", "++", "+1"]))
+def test_user_part_keeps_only_a_leading_plus(u, lead):
+    values = {"call_uuid": UUID, "call_key": KEY, "u": lead + u}
+    for template, fixed in (("sip:[u]@pbx.example.com", ""), ("sip:q-[u]@pbx.example.com", "q-")):
+        plan = plan_attempt(BuyerSpec(1, "A", template), values, [], action=ACTION)
+        assert plan.error is None, plan.error
+        assert_twilio_escaping(plan.target)
+        user = parse_sip_uri(plan.target.partition("?")[0]).user
+        assert unquote(user) == fixed + lead + u
+        assert "+" not in user[1:]
 
 
 @SETTINGS

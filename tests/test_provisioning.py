@@ -476,3 +476,34 @@ def test_cli_show(app, fake):
     assert "credentials domain: acme.sip.twilio.com" in result.output
     assert "IP whitelist: 203.0.113.0/24" in result.output
     assert PASSWORD_A not in result.output
+
+
+def test_after_a_sync_the_page_no_longer_says_changes_are_pending(app, fake, admin_client):
+    setup_inbound(app)
+    pending = "Saved changes are not at Twilio yet"
+    assert pending in admin_client.get("/inbound/").get_data(as_text=True)
+    with app.app_context():
+        saved_at = db.session.scalar(select(InboundSettings)).updated_at
+    for headers in ({}, {"HX-Request": "true", "HX-Target": "inbound-twilio"}):
+        response = admin_client.post("/inbound/sync", base_url="https://sipflask.test",
+                                     headers=headers)
+        assert response.status_code == 200 and pending not in response.get_data(as_text=True)
+        assert pending not in admin_client.get("/inbound/").get_data(as_text=True)
+    with app.app_context():
+        s = db.session.scalar(select(InboundSettings))
+        assert s.updated_at == saved_at and s.synced_at > saved_at
+    # A save after the sync is pending again.
+    with app.app_context():
+        from sipflask.records import inbound as records
+        records.get_settings().updated_at = records.utcnow()
+        db.session.commit()
+    assert pending in admin_client.get("/inbound/").get_data(as_text=True)
+
+
+def test_cli_show_prints_the_sync_time_in_seconds_with_its_zone(app, fake):
+    setup_inbound(app)
+    assert cli(app).invoke(args=["inbound", "sync"]).exit_code == 0
+    line = next(x for x in cli(app).invoke(args=["inbound", "show"]).output.splitlines()
+                if x.startswith("last synced:"))
+    import re
+    assert re.fullmatch(r"last synced: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00", line), line

@@ -242,3 +242,86 @@ def test_bad_inbound_section_writes_nothing(runner, app, tmp_path):
     assert result.exit_code == 1
     assert "  inbound.ip_whitelist[0]" in result.output
     assert dump_tables(app) == before
+
+
+def test_demo_again_keeps_the_users_edits_and_says_what_it_kept(runner, app):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        queue.name, queue.daily_cap = "My own queue", 7
+        db.session.delete(db.session.scalar(select(Buyer).where(Buyer.ref == "phone")))
+        db.session.commit()
+    again = runner.invoke(args=["demo"])
+    assert again.exit_code == 0, again.output
+    assert "buyers: 1 created, 0 updated" in again.output
+    assert "kept 3 existing buyers as they are: queue, overflow, secure" in again.output
+    assert "kept 4 existing numbers" in again.output
+    with app.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        assert (queue.name, queue.daily_cap) == ("My own queue", 7)
+        assert db.session.scalar(select(Buyer).where(Buyer.ref == "phone")) is not None
+
+
+@pytest.mark.parametrize("section, index, key, expected", [
+    ("buyers", 0, "dialy_cap", "Unknown key 'dialy_cap'; did you mean daily_cap?"),
+    ("publishers", 0, "afd", "Unknown key 'afd'; did you mean afid?"),
+    ("campaigns", 0, "buyer", "Unknown key 'buyer'; did you mean buyers?"),
+    ("numbers", 0, "zzz", "Unknown key 'zzz'; expected id, number, campaign"),
+])
+def test_unknown_keys_are_errors_with_their_path(runner, app, tmp_path, section, index, key,
+                                                 expected):
+    before = dump_tables(app)
+    doc = copy.deepcopy(SAMPLE)
+    doc[section][index][key] = 3
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 1
+    assert f"  {section}[{index}].{key}: {expected}" in result.output
+    assert dump_tables(app) == before
+
+
+def test_unknown_keys_in_nested_objects(runner, app, tmp_path):
+    before = dump_tables(app)
+    doc = copy.deepcopy(SAMPLE)
+    doc["buyers"][0]["sip_headers"][0]["valeu"] = "x"
+    doc["inbound"] = {"enabled": False, "name": "", "ip_whitelist": [], "nmae": "acme"}
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 1
+    assert ("  buyers[0].sip_headers[0].valeu: Unknown key 'valeu'; did you mean value?"
+            in result.output)
+    assert "  inbound.nmae: Unknown key 'nmae'" in result.output
+    assert dump_tables(app) == before
+
+
+def test_username_without_any_password_is_an_error(runner, app, tmp_path):
+    before = dump_tables(app)
+    doc = copy.deepcopy(SAMPLE)
+    doc["buyers"][0]["sip_username"] = "acme"
+    result = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if "buyers[0].sip_password" in x)
+    assert "--with-secrets" in line and "401/403" in line
+    assert dump_tables(app) == before
+    # With the password in the file it imports; the same file without it then keeps the stored one.
+    doc["buyers"][0]["sip_password"] = "s3cret"
+    assert runner.invoke(args=["import", write(tmp_path, doc)]).exit_code == 0
+    doc["buyers"][0]["sip_password"] = ""
+    again = runner.invoke(args=["import", write(tmp_path, doc)])
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        assert queue.sip_password == "s3cret"
+
+
+def test_export_without_secrets_into_a_fresh_install_is_refused(runner, app, tmp_path):
+    doc = copy.deepcopy(SAMPLE)
+    doc["buyers"].append({**doc["buyers"][1], "ref": "secure", "number": "sip:1@pbx.example",
+                          "sip_username": "acme", "sip_password": "s3cret"})
+    assert runner.invoke(args=["import", write(tmp_path, doc)]).exit_code == 0
+    exported = json.loads(runner.invoke(args=["export"]).output)
+    assert exported["buyers"][2]["sip_password"] == ""
+    with app.app_context():  # as if the file went to a fresh install
+        db.session.delete(db.session.scalar(select(Buyer).where(Buyer.ref == "secure")))
+        db.session.commit()
+    result = runner.invoke(args=["import", write(tmp_path, exported)])
+    assert result.exit_code == 1
+    assert "buyers[2].sip_password" in result.output and "--with-secrets" in result.output

@@ -56,3 +56,57 @@ def test_simulate_masks_the_postback_key(runner, demo):
         call = db.session.scalar(select(Call))
     assert "X-PH-RetreaverKey=********" in result.output
     assert call.key not in result.output
+
+
+def test_simulate_ends_with_a_separate_summary(runner, demo):
+    pause_all_but(demo, "queue", "secure", "phone")
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671",
+                                 "--outcome", "busy:486", "--outcome", "completed"])
+    assert result.exit_code == 0, result.output
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+    tail = result.output.split("=== summary\n", 1)[1].splitlines()
+    assert tail == [f"    CallSid: {call.call_sid}", f"    call {call.uuid}: completed",
+                    "    attempt 1: Agent queue (Asterisk): busy 486",
+                    "    attempt 2: Acme PBX (digest auth): completed",
+                    "    plugins: no failures or timeouts"]
+    assert "<-- 204\n=== summary\n" in result.output
+
+
+def test_simulate_says_when_a_plugin_timed_out_or_failed(tmp_path, backend):
+    import textwrap
+
+    from tests.support.app import make_app
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "slow.py").write_text(textwrap.dedent("""
+        import time
+        from sipflask.hookspecs import hookimpl
+
+        @hookimpl
+        def sip_headers(call, buyer, values):
+            time.sleep(0.5)
+            return [("X-Slow", "1")]
+    """))
+    (folder / "broken.py").write_text(textwrap.dedent("""
+        from sipflask.hookspecs import hookimpl
+
+        @hookimpl
+        def sip_headers(call, buyer, values):
+            raise RuntimeError("CRM is down")
+    """))
+    app = make_app(tmp_path, backend, PLUGINS_ALLOW=["slow", "broken"], PLUGIN_TIMEOUT_MS=50)
+    try:
+        runner = app.test_cli_runner()
+        assert runner.invoke(args=["demo"]).exit_code == 0
+        pause_all_but(app, "queue")
+        result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671"])
+        assert result.exit_code == 0, result.output
+        summary = result.output.split("=== summary\n", 1)[1]
+        assert "plugin slow (sip_headers): timed out after 50 ms" in summary
+        assert "plugin broken (sip_headers): " in summary and "CRM is down" in summary
+        assert "no failures" not in summary
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -58,6 +58,17 @@ def twiml_for(uri: str, headers: list[tuple[str, str]], username: str | None = N
     )
 
 
+# Twilio's escaping (SPEC "Tokens"): a header value on the wire holds only these and %XX.
+TWILIO_HVALUE = re.compile(r"(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})*")
+
+
+def assert_twilio_escaped(twiml: str) -> None:
+    """Every ``?name=value`` in sipflask's <Sip> is escaped the way Twilio asks."""
+    sip_text = uac.parse_twiml(twiml).uri
+    pairs = sip_text.partition("?")[2].split("&")
+    assert pairs and all(TWILIO_HVALUE.fullmatch(p.split("=", 1)[1]) for p in pairs), sip_text
+
+
 def pbx_uri(pbx: Sipp, user: str = "agentqueue") -> str:
     return f"sip:{user}@127.0.0.1:{pbx.port}"
 
@@ -270,6 +281,7 @@ def test_plan_attempt_twiml_reaches_pbx(need_sipp, tmp_path):
     assert pbx.received_headers() == dict(expected)
     assert [(h.name, h.value) for h in plans[0].sent] == expected
     assert re.search(r'<Dial action="/twilio/dial-action/abc"', twiml)
+    assert_twilio_escaped(twiml)  # "+", ";", ":" and "\\" too, yet the PBX reads them back
 
 
 # ----------------------------------------------------------------------------------------------
@@ -310,6 +322,7 @@ def test_webhook_twiml_reaches_pbx_with_every_header_and_credentials(need_sipp, 
     assert outcome.logged("AUTH-OK"), outcome.describe()
     assert result.final_codes == [401, 200] and result.bye_code == 200
     assert outcome.received_headers() == dict(expected)
+    assert_twilio_escaped(twiml)
     with demo.app_context():
         attempt = db.session.scalar(select(Call)).attempts[0]
         assert PASSWORD not in attempt.dialled and attempt.sip_username == USERNAME

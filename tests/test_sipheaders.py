@@ -44,6 +44,8 @@ def test_duplicate_header_names():
 def test_pct_encode_user():
     assert pct_encode_user("+14155552671") == "+14155552671"
     assert pct_encode_user("AZaz09-_.!~*'()") == "AZaz09-_.!~*'()"
+    # Twilio: "+" only as the first character of the user part.
+    assert pct_encode_user("1+2") == "1%2B2" and pct_encode_user("++1") == "+%2B1"
     assert pct_encode_user(";transport=udp") == "%3Btransport%3Dudp"
     assert pct_encode_user("a?b&c=d@e:f%g/h,i$j[k]") == (
         "a%3Fb%26c%3Dd%40e%3Af%25g%2Fh%2Ci%24j%5Bk%5D"
@@ -52,11 +54,13 @@ def test_pct_encode_user():
 
 
 def test_pct_encode_hvalue():
-    assert pct_encode_hvalue("+1 a") == "+1%20a"
-    assert pct_encode_hvalue("sip:x@y;z") == "sip:x%40y%3Bz"
+    # Twilio asks for every non-alphanumeric character but - . _ ~ to be escaped.
+    assert pct_encode_hvalue("AZaz09-._~") == "AZaz09-._~"
+    assert pct_encode_hvalue("+1 a") == "%2B1%20a"
+    assert pct_encode_hvalue("sip:x@y;z") == "sip%3Ax%40y%3Bz"
     assert pct_encode_hvalue("a&X-Evil=1?") == "a%26X-Evil%3D1%3F"
     assert pct_encode_hvalue('"<>%\r\n\x00') == "%22%3C%3E%25%0D%0A%00"
-    assert pct_encode_hvalue("[]/$:") == "[]/$:"
+    assert pct_encode_hvalue("[]/$:!*'()") == "%5B%5D%2F%24%3A%21%2A%27%28%29"
     assert pct_encode_hvalue("ü") == "%C3%BC"
 
 
@@ -114,9 +118,14 @@ def test_build_dial_uri_simple():
     headers = [H("X-PH-RetreaverUUID", "u-1"), H("X-Note", "a b&c=d+e", "buyer")]
     result = build_dial_uri("sip:q@h.com;transport=tcp", headers)
     assert isinstance(result, DialUri)
-    assert result.uri == "sip:q@h.com;transport=tcp?X-PH-RetreaverUUID=u-1&X-Note=a%20b%26c%3Dd+e"
+    assert result.uri == "sip:q@h.com;transport=tcp?X-PH-RetreaverUUID=u-1&X-Note=a%20b%26c%3Dd%2Be"
     assert result.sent == headers
     assert result.dropped == []
+
+
+def test_build_dial_uri_keeps_plus_only_first_in_the_user_part():
+    assert build_dial_uri("sip:+1415@h.com", []).uri == "sip:+1415@h.com"
+    assert build_dial_uri("sip:q-+1415+2@h.com;x=+", []).uri == "sip:q-%2B1415%2B2@h.com;x=+"
 
 
 def test_build_dial_uri_no_headers():
@@ -211,3 +220,15 @@ def test_encoded_length_counts():
     # 300 "é" are 1800 characters once encoded: over the limit, so dropped.
     result = build_dial_uri("sip:q@h.com", [H("X-PH-RetreaverUUID", "u"), H("X-E", "é" * 300, "buyer")])
     assert [h.name for h, _ in result.dropped] == ["X-E"]
+
+
+def test_the_preview_invite_decodes_twilio_escaping_back():
+    from sipflask.core.dialplan import BuyerSpec, plan_attempt
+    from sipflask.core.invite import build_invite
+    values = {"call_uuid": "u-1", "call_key": "k", "caller_number": "+14155552671"}
+    buyer = BuyerSpec(1, "A", "sip:q@pbx.example.com",
+                      sip_headers=[("X-Caller", "[caller_number]"), ("X-Path", "a/b:c (d)")])
+    plan = plan_attempt(buyer, values, [], action="https://x/a")
+    assert "X-Caller=%2B14155552671&X-Path=a%2Fb%3Ac%20%28d%29" in plan.target
+    shown = {h.name: h.value for h in build_invite(plan, "+14155552671").headers}
+    assert shown["X-Caller"] == "+14155552671" and shown["X-Path"] == "a/b:c (d)"

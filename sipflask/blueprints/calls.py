@@ -16,6 +16,7 @@ from sipflask.blueprints.lists import paginate
 from sipflask.calllog import export as calllog_csv
 from sipflask.calllog import postbacks
 from sipflask.calllog import queries as calllog
+from sipflask.calllog import story
 from sipflask.core import sipcodes
 from sipflask.core.redact import redact
 from sipflask.extensions import db
@@ -74,5 +75,7 @@ def detail(uuid):
         return redact(value, secrets)
 
     return render("calls/detail.html", "calls/partial/detail.html", call=call,
+                  headline=story.headline(call, call.attempts),
+                  attempts=story.attempt_stories(call.attempts),
                   postbacks=postbacks.postbacks_for(call), live=sipcodes.is_live(call.status),
                   poll_every=POLL_EVERY, redact=mask, sipcodes=sipcodes)

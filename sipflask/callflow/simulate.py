@@ -75,6 +75,29 @@ class Simulation:
     unused_outcomes: list[Outcome] = field(default_factory=list)
 
 
+def summary_lines(call_sid: str) -> list[str]:
+    """What became of the simulated call, from what sipflask stored: its status and uuid, each
+    attempt's result, and every plugin that failed or ran out of time (which the TwiML alone
+    does not show)."""
+    from sqlalchemy import select
+    from sipflask.extensions import db
+    from sipflask.models import Call
+    call = db.session.scalar(select(Call).where(Call.call_sid == call_sid))
+    lines = [f"CallSid: {call_sid}"]
+    if call is None:
+        return lines + ["call: not recorded"]
+    lines.append(f"call {call.uuid}: {call.status}" + (f" ({call.reason})" if call.reason else ""))
+    for n, a in enumerate(call.attempts, 1):
+        result = a.dial_status or "no result"
+        lines.append(f"attempt {n}: {a.buyer_name or 'deleted buyer'}: {result}"
+                     + (f" {a.sip_code}" if a.sip_code else ""))
+    problems = list(dict.fromkeys(
+        f"plugin {e.get('plugin')} ({e.get('hook')}): {e.get('error')}"
+        for a in call.attempts for e in a.plugin_errors or ()))
+    lines += problems or ["plugins: no failures or timeouts"]
+    return lines
+
+
 def parse_params(pairs) -> dict[str, str]:
     params = {}
     for pair in pairs:

@@ -52,6 +52,7 @@ def show_command():
                                     .order_by(InboundCredential.username)))
     click.echo(f"credentials: {', '.join(users) if users else '(none)'}")
     click.echo(f"IP whitelist: {', '.join(doc['ip_whitelist']) or '(none)'}")
-    synced = settings.synced_at.isoformat() if settings and settings.synced_at else "never"
+    synced = (settings.synced_at.isoformat(sep=" ", timespec="seconds")
+              if settings and settings.synced_at else "never")
     click.echo(f"last synced: {synced}")
 

@@ -18,10 +18,14 @@ from sipflask.records import setup_json
 @click.command("demo")
 @with_appcontext
 def demo_command():
-    """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 4 buyers); idempotent."""
+    """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 4 buyers).
+
+    Only what is missing is created: a demo record that exists (edited or not) is kept as it is,
+    so running it again never undoes an edit.
+    """
     doc = json.loads(resources.files("sipflask").joinpath("data/demo.json").read_text())
     try:
-        result = setup_json.import_setup(doc)
+        result = setup_json.import_setup(doc, keep_existing=True)
     except setup_json.SetupError as exc:  # only if the stored data clashes (e.g. an afid)
         raise click.ClickException("The demo data clashes with what is stored:\n" + str(exc))
     click.echo(result.summary())

@@ -35,4 +35,6 @@ def simulate_call_command(to, from_, params, outcomes):
             click.echo(step.masked_body)
     for outcome in sim.unused_outcomes:
         click.echo(f"(outcome {outcome.status} not used: the call had ended)")
-    click.echo(f"CallSid {sim.call_sid}")
+    click.echo("=== summary")
+    for line in simulate.summary_lines(sim.call_sid):
+        click.echo(f"    {line}")

@@ -1,4 +1,5 @@
-"""``flask --app sipflask users create|ensure-admin|list``: the people who can sign in."""
+"""``flask --app sipflask users create|ensure-admin|set-password|list``: the people who can sign
+in."""
 from __future__ import annotations
 
 import secrets
@@ -20,13 +21,22 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _check_password(password: str) -> None:
+    """The one password rule, for new users and new passwords alike."""
+    if len(password) < 10:
+        raise click.ClickException("The password must be at least 10 characters.")
+
+
+def _find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
 def create_user(email: str, password: str, role: str = "member") -> User:
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise click.ClickException(f"{email!r} is not an email address.")
-    if len(password) < 10:
-        raise click.ClickException("The password must be at least 10 characters.")
-    if db.session.scalar(select(User).where(func.lower(User.email) == email)):
+    _check_password(password)
+    if _find_user(email):
         raise click.ClickException(f"A user with email {email} already exists.")
     user = User(email=email, role=role)
     user.set_password(password)
@@ -58,6 +68,22 @@ def users_ensure_admin(email):
     create_user(email, password, "admin")
     click.echo(f"Created admin {email} with password: {password}")
     click.echo("It is shown only this once.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(email, password_stdin):
+    """Give user EMAIL a new password; asks for it (or reads it with --password-stdin)."""
+    user = _find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {email.strip().lower()}; see "
+                                   "'flask --app sipflask users list'.")
+    password = _read_password(password_stdin)
+    _check_password(password)
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"Password changed for {user.email}.")
 
 
 @users_cli.command("list")

@@ -13,9 +13,11 @@ SIP"):
   ``%XX`` escapes;
 * header values are encoded with :func:`pct_encode_hvalue`, whose output has
   no ``&``, ``=``, ``?`` or ``%`` except in ``%XX`` escapes;
-* ``+`` stays literal everywhere. ``urllib.parse.urlencode``/``quote_plus``
-  would turn spaces into ``+``, and ``parse_qsl`` turns ``+`` back into a
-  space: wrong for SIP, so they are never used here.
+* Twilio asks for more than RFC 3261 needs (SPEC "Tokens"): header values
+  keep only ``A-Z a-z 0-9 - . _ ~``; the user part keeps those, ``!*'()``
+  and a leading ``+``. ``urllib.parse.urlencode``/``quote_plus`` would turn
+  spaces into ``+``, and ``parse_qsl`` turns ``+`` back into a space: wrong
+  for SIP, so they are never used here.
 
 Headers are merged by source (defaults, plugins, buyer) and dropped, with a
 recorded reason, when Twilio's 1024-character header limit is exceeded.
@@ -109,23 +111,17 @@ def duplicate_header_names(names: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------
 # Percent-encoding
 
-# Kept as-is in a token value landing in the URI: RFC 3261 `unreserved` plus
-# "+" (so "+14155552671" stays readable). The RFC also lets the user part
-# carry & = $ , ; ? / -- but those are exactly what would let a value start a
-# URI parameter (";"), headers ("?", "&", "="), a login (":") or a new host
-# ("@"), so a value gets them percent-encoded.
-_USER_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()+")
-# Kept as-is in a header value: unreserved plus the hnv-unreserved characters
-# that cannot end the value or start another header ("+ : [ ] / $"). RFC 3261
-# also allows "?" there; it is encoded anyway so the only "?" in the URI is
-# the one that starts the headers.
-_HVALUE_SAFE = _USER_SAFE | frozenset(":[]/$")
+# Twilio asks for "any non-alphanumeric characters in the header values" to be escaped (else it
+# may drop the header: warnings 32110/32112), stricter than RFC 3261: header values keep only the
+# RFC 3986 unreserved set. The user part also keeps the marks, and "+" only first (E.164, see
+# pct_encode_user); ; ? & = : @ would start a parameter, headers, a login or a new host.
+_HVALUE_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_USER_SAFE = _HVALUE_SAFE | frozenset("!*'()")
 
 
 def _pct_encode(value: str, safe: frozenset[str]) -> str:
-    # UTF-8 then %XX (upper-case hex, RFC 3986 style). A lone surrogate has
-    # no UTF-8 form; guessing a replacement would send a different value, so
-    # it is refused (SipUriError is a ValueError the caller handles).
+    # UTF-8 then %XX (upper-case hex). A lone surrogate has no UTF-8 form; guessing a
+    # replacement would send a different value, so it is refused (SipUriError is a ValueError).
     out: list[str] = []
     for ch in value:
         if ch in safe:
@@ -144,19 +140,23 @@ def _pct_encode(value: str, safe: frozenset[str]) -> str:
 def pct_encode_user(value: str) -> str:
     """Percent-encode a token value for a SIP URI (user part, host or params).
 
-    Keeps ``A-Za-z0-9-_.!~*'()+`` only, so a value can never add a parameter,
-    a header, a password or a host. ``+`` stays literal (E.164 numbers).
+    Keeps ``A-Za-z0-9-._~!*'()`` and a leading ``+`` (E.164 numbers), so a value
+    can never add a parameter, a header, a password or a host; any other ``+``
+    becomes ``%2B``. :func:`build_dial_uri` then encodes a ``+`` that is not the
+    first character of the user part (a value placed after fixed text).
     """
+    if value.startswith("+"):
+        return "+" + _pct_encode(value[1:], _USER_SAFE)
     return _pct_encode(value, _USER_SAFE)
 
 
 def pct_encode_hvalue(value: str) -> str:
     """Percent-encode a SIP header value for the ``?name=value&...`` part.
 
-    Keeps ``A-Za-z0-9-_.!~*'()+:[]/$``; everything else (space, ``&``, ``=``,
-    ``?``, ``%``, ``;``, ``@``, quotes, ``<``/``>``, CR, LF, non-ASCII as
-    UTF-8) becomes ``%XX``. ``+`` stays literal: never ``quote_plus``.
-    Decode with ``urllib.parse.unquote`` (not ``unquote_plus``).
+    Keeps ``A-Za-z0-9-._~`` only, as Twilio asks; everything else (``+``,
+    ``:``, space, ``&``, ``=``, ``?``, ``%``, ``;``, ``@``, quotes, CR, LF,
+    non-ASCII as UTF-8) becomes ``%XX``. Decode with ``urllib.parse.unquote``
+    (not ``unquote_plus``, which would read a literal ``+`` as a space).
     """
     return _pct_encode(value, _HVALUE_SAFE)
 
@@ -232,6 +232,16 @@ def _header_part(headers: Sequence[Header]) -> str:
     return "&".join(f"{h.name}={pct_encode_hvalue(h.value)}" for h in headers)
 
 
+def _plus_only_leading(base: str) -> str:
+    # "+" stays only as the user part's first character (SPEC "Tokens"); "%2B" is the same
+    # character to any SIP parser: "sip:q-+1415...@h" still reaches the same user.
+    scheme, colon, rest = base.partition(":")
+    user, at, host = rest.partition("@")
+    if not colon or not at or "+" not in user[1:]:
+        return base
+    return f"{scheme}:{user[:1]}{user[1:].replace('+', '%2B')}@{host}"
+
+
 def build_dial_uri(base: str, headers: Sequence[Header]) -> DialUri:
     """Build ``base?Name=value&...`` for ``<Sip>``, dropping headers to fit.
 
@@ -247,7 +257,7 @@ def build_dial_uri(base: str, headers: Sequence[Header]) -> DialUri:
     buyer's from the last, then other defaults from the last; never the
     :data:`PROTECTED` ones. If those alone are still too long, SipUriError.
     """
-    base = (base or "").strip()
+    base = _plus_only_leading((base or "").strip())
     parse_sip_uri(base)
     if len(base) >= URI_LIMIT:
         raise SipUriError(

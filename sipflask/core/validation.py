@@ -8,6 +8,7 @@ buyer's rules (number or SIP URI, credentials, headers, Twilio's limits) are in
 """
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,19 @@ class Report:
 
     def lines(self) -> list[str]:
         return [f"{path}: {m}" for path, msgs in self.errors.items() for m in msgs]
+
+
+def check_keys(report: Report, rec: dict, allowed: tuple[str, ...], path: str = "", *,
+               what: str = "key") -> None:
+    """An error for each key of ``rec`` not in ``allowed``, at ``path.key``, naming the allowed
+    key it is closest to: a typo such as ``dialy_cap`` must not be dropped without a word."""
+    for key in rec:
+        if key in allowed:
+            continue
+        name = str(key)
+        close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else f"expected {', '.join(allowed)}."
+        report.error(f"{path}.{name}" if path else name, f"Unknown {what} {name!r}; {hint}")
 
 
 def check_text(report: Report, rec: dict, key: str, *, required=True, max_len=200,

@@ -20,6 +20,16 @@ from sipflask.models import Buyer, Campaign, Number, Publisher
 SECTIONS = ("publishers", "campaigns", "numbers", "buyers")
 # Optional sections: an object each, not a list of records.
 EXTRA_SECTIONS = ("inbound",)
+# The keys each record may have: what export writes (``id`` is written and ignored). Tags and a
+# campaign's settings are free-form objects; their keys are not checked here.
+RECORD_KEYS = {
+    "publishers": ("id", "ref", "name", "afid"),
+    "campaigns": ("id", "ref", "name", "buyers", "settings"),
+    "numbers": ("id", "number", "campaign", "publisher", "sub_id", "tags"),
+    "buyers": ("id", "ref", "name", "number", "sip_username", "sip_password", "sip_headers",
+               "priority", "weight", "timeout", "concurrency_cap", "daily_cap", "paused"),
+}
+HEADER_KEYS = ("name", "value")
 
 
 def _refs(doc, section, key="ref") -> set:
@@ -41,6 +51,9 @@ class _Check:
         self.pub_refs = _refs(self.doc, "publishers") | set(s.scalars(select(Publisher.ref)))
         self.camp_refs = _refs(self.doc, "campaigns") | set(s.scalars(select(Campaign.ref)))
         self.buyer_refs = _refs(self.doc, "buyers") | set(s.scalars(select(Buyer.ref)))
+        # Refs of stored buyers that have a SIP password (an empty one in the file keeps it).
+        self.stored_passwords = set(s.scalars(
+            select(Buyer.ref).where(Buyer.sip_password_encrypted != "")))
         # Tag keys on numbers become known token names for buyers' tokens (warning only).
         self.known_tags = {k for r in self.doc.get("numbers", []) if isinstance(r, dict)
                            and isinstance(r.get("tags"), dict) for k in r["tags"]}
@@ -52,6 +65,7 @@ class _Check:
             if not isinstance(rec, dict):
                 self.report.error(path, "Each entry must be an object.")
                 continue
+            validation.check_keys(self.report, rec, RECORD_KEYS[section], path)
             yield i, path, rec
 
     def unique(self, section, i, path, key, value, seen: dict) -> None:
@@ -65,7 +79,9 @@ class _Check:
 def validate_setup(doc: Any) -> tuple[validation.Report, dict]:
     """Check the whole document; returns the report and cleaned records per section."""
     shape = _check_shape(doc)
-    if shape.errors:
+    # Records are still checked after an unknown section or a bad inbound section, so every
+    # error is listed at once; only a document that has no lists of records stops here.
+    if not isinstance(doc, dict) or any(not isinstance(doc.get(s, []), list) for s in SECTIONS):
         return shape, {s: [] for s in SECTIONS}
     check = _Check(doc, report=shape)
     _check_publishers(check)
@@ -81,10 +97,7 @@ def _check_shape(doc: Any) -> validation.Report:
         report.error("$", "The file must hold a JSON object with publishers, campaigns, "
                           "numbers and buyers.")
         return report
-    for key in doc:
-        if key not in SECTIONS + EXTRA_SECTIONS:
-            report.error(key, f"Unknown section {key!r}; expected "
-                              f"{', '.join(SECTIONS + EXTRA_SECTIONS)}.")
+    validation.check_keys(report, doc, SECTIONS + EXTRA_SECTIONS, what="section")
     if "inbound" in doc:
         report.merged("inbound", inbound.check_settings(doc["inbound"]))
     for section in SECTIONS:
@@ -159,9 +172,28 @@ def _check_buyers(check: _Check) -> None:
         sub, cleaned = buyer_rules.check_buyer(rec, default_region=check.region,
                                               known_tokens=check.known_tags)
         ref = validation.check_ref(sub, rec)
+        if isinstance(rec.get("sip_headers"), list):
+            for j, row in enumerate(rec["sip_headers"]):
+                if isinstance(row, dict):
+                    validation.check_keys(sub, row, HEADER_KEYS, f"sip_headers[{j}]")
+        _check_credentials(sub, rec, cleaned, check.stored_passwords)
         check.report.merged(path, sub)
         if ref:
             check.unique("buyers", i, path, "ref", ref, seen_ref)
         if sub.ok:
             cleaned["ref"] = ref
             check.clean["buyers"].append(cleaned)
+
+
+def _check_credentials(sub: validation.Report, rec: dict, cleaned: dict,
+                       stored_passwords: set) -> None:
+    """A username needs a password, in the file or stored: without one every call to the buyer
+    goes out without credentials and fails with 401/403 (an export made without secrets)."""
+    if not cleaned.get("sip_username") or cleaned.get("sip_password"):
+        return
+    if rec.get("ref") in stored_passwords:
+        return
+    sub.error("sip_password", f"SIP username {cleaned['sip_username']!r} has no password, here "
+                              "or stored, so calls would fail authentication (401/403). Export "
+                              "with 'flask --app sipflask export --with-secrets', or set "
+                              "sip_password in the file.")

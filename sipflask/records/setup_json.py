@@ -33,12 +33,18 @@ class ImportResult:
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
     warnings: list[str] = field(default_factory=list)
     inbound: str | None = None  # "created" / "updated" / "unchanged" when the file had it
+    # keep_existing imports (``flask demo``): the keys of records left as they were stored.
+    kept: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
 
     def summary(self) -> str:
         parts = []
         for s in SECTIONS:
-            parts.append(f"{s}: {self.created[s]} created, {self.updated[s]} updated, "
-                         f"{self.unchanged[s]} unchanged")
+            line = (f"{s}: {self.created[s]} created, {self.updated[s]} updated, "
+                    f"{self.unchanged[s]} unchanged")
+            if self.kept[s]:
+                line += (f"; kept {len(self.kept[s])} existing {s} as they are: "
+                         f"{', '.join(self.kept[s])}")
+            parts.append(line)
         if self.inbound:
             parts.append(f"inbound: {self.inbound} (run 'flask --app sipflask inbound sync' "
                          "to apply it at Twilio)" if self.inbound != "unchanged"
@@ -98,12 +104,48 @@ def _find(model, key_attr: str, key, **new):
     return obj, True
 
 
-def import_setup(doc: Any) -> ImportResult:
-    """Validate then write ``doc``; raises SetupError, writing nothing, if anything is wrong."""
+# Each section's key in the document and on the row: what "already exists" means.
+_KEYS = {"publishers": (Publisher, "ref"), "campaigns": (Campaign, "ref"),
+         "numbers": (Number, "number"), "buyers": (Buyer, "ref")}
+
+
+def _without_existing(doc: Any) -> tuple[Any, dict[str, list[str]]]:
+    """``doc`` minus the records whose key is already stored, and those keys per section.
+
+    Keys are compared as written: the demo file spells its numbers in E.164, as they are stored.
+    """
+    kept: dict[str, list[str]] = {s: [] for s in SECTIONS}
+    if not isinstance(doc, dict):
+        return doc, kept
+    out = dict(doc)
+    for section, (model, attr) in _KEYS.items():
+        records = doc.get(section)
+        if not isinstance(records, list):
+            continue
+        stored = set(db.session.scalars(select(getattr(model, attr))))
+        out[section] = []
+        for rec in records:
+            key = rec.get(attr) if isinstance(rec, dict) else None
+            if isinstance(key, str) and key in stored:
+                kept[section].append(key)
+            else:
+                out[section].append(rec)
+    return out, kept
+
+
+def import_setup(doc: Any, *, keep_existing: bool = False) -> ImportResult:
+    """Validate then write ``doc``; raises SetupError, writing nothing, if anything is wrong.
+
+    ``keep_existing`` (``flask demo``) only creates what is missing: a record whose key is
+    stored is left exactly as the user last saved it, and listed in ``ImportResult.kept``.
+    """
+    kept: dict[str, list[str]] = {s: [] for s in SECTIONS}
+    if keep_existing:
+        doc, kept = _without_existing(doc)
     report, clean = validate_setup(doc)
     if not report.ok:
         raise SetupError(report)
-    result = ImportResult()
+    result = ImportResult(kept=kept)
     result.warnings = [f"{p}: {m}" for p, ms in report.warnings.items() for m in ms]
     try:
         _write(clean, result)

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from sipflask.core import inbound
 from sipflask.extensions import db
@@ -253,13 +254,24 @@ class _Sync(Steps):
             row.twilio_sid = None
 
 
+def _mark_synced(saved_at) -> None:
+    """Stamp ``synced_at`` and keep ``updated_at`` (when the user last saved): the model's
+    ``onupdate`` would otherwise move it past ``synced_at`` with the SIDs written here, and the
+    page would keep saying the saved changes are not at Twilio yet."""
+    settings = inbound_settings.get_settings()
+    settings.synced_at = utcnow()
+    settings.updated_at = saved_at or settings.synced_at  # a row made by this sync: now
+    flag_modified(settings, "updated_at")  # in the UPDATE even when equal: onupdate stays out
+
+
 def sync(client=None) -> SyncResult:
     """Make Twilio match the stored settings and commit the SIDs; on any failure roll back and
     raise :class:`SyncError` (local settings stay as they were)."""
     try:
         client = client or make_client()
+        saved_at = inbound_settings.get_settings().updated_at
         result = _Sync(client).run()
-        inbound_settings.get_settings().synced_at = utcnow()
+        _mark_synced(saved_at)
         db.session.commit()
     except SyncError:
         db.session.rollback()
