@@ -299,7 +299,7 @@ class Attempt(db.Model):
         Index("ix_attempts_buyer_health", "buyer_id", "started_at", "dial_status", "sip_code"),
         # Held slots only: finding a buyer's expired leases costs an index probe.
         Index("ix_attempts_held_leases", "buyer_id", "lease_expires_at",
-              postgresql_where=text("holds_slot"), sqlite_where=text("holds_slot")),
+              postgresql_where=text("holds_slot"), sqlite_where=text("holds_slot = 1")),
     )
 
 

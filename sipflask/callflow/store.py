@@ -61,7 +61,8 @@ def new_state(params: Mapping[str, str], called: str, number: NumberRow | None,
                      number_id=number.id if number else None, tag_sources=sources)
 
 
-def lock_call(*, uuid: str | None = None, call_sid: str | None = None) -> Call | None:
+def lock_call(*, uuid: str | None = None, call_sid: str | None = None,
+              call_id: int | None = None) -> Call | None:
     """The call, locked until the transaction ends, so one call's callbacks run one at a time.
 
     PostgreSQL: ``SELECT ... FOR UPDATE`` on the call's row; a second callback for the same
@@ -69,7 +70,8 @@ def lock_call(*, uuid: str | None = None, call_sid: str | None = None) -> Call |
     writer: a write comes first, so the database's write lock is taken (waiting up to
     ``busy_timeout``) before anything is read, never after a read that could go stale.
     """
-    where = Call.uuid == uuid if uuid is not None else Call.call_sid == call_sid
+    where = (Call.id == call_id if call_id is not None
+             else Call.uuid == uuid if uuid is not None else Call.call_sid == call_sid)
     if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(update(_CALLS).where(where).values(id=_CALLS.c.id))
     return db.session.scalar(select(Call).where(where).with_for_update()

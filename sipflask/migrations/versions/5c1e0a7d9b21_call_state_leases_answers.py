@@ -51,7 +51,7 @@ def upgrade():
         batch_op.add_column(sa.Column('answer', sa.Text(), nullable=True))
         batch_op.create_index('ix_attempts_held_leases', ['buyer_id', 'lease_expires_at'],
                               unique=False, postgresql_where=sa.text('holds_slot'),
-                              sqlite_where=sa.text('holds_slot'))
+                              sqlite_where=sa.text('holds_slot = 1'))
     # Slots held before leases existed get one from now: they stop counting in 4 hours.
     attempts = sa.table('attempts', sa.column('holds_slot', sa.Boolean()),
                         sa.column('lease_expires_at', sipflask.models.TZDateTime()))
@@ -62,7 +62,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('attempts', schema=None) as batch_op:
         batch_op.drop_index('ix_attempts_held_leases', postgresql_where=sa.text('holds_slot'),
-                            sqlite_where=sa.text('holds_slot'))
+                            sqlite_where=sa.text('holds_slot = 1'))
         batch_op.drop_column('answer')
         batch_op.drop_column('twiml')
         batch_op.drop_column('lease_expires_at')
