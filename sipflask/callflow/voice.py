@@ -204,6 +204,7 @@ def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
             if s.reason != "already tried" and not any(
                     d["buyer_id"] == s.buyer_id for d in done.skipped):
                 done.skipped.append(_skip(buyers[s.buyer_id], s.reason))
+                metrics.skip(caps.refusal_kind(s.reason))
         if chosen is None:
             return done
         chosen.tried = True
