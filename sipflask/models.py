@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer,
-                        Numeric, String, Text)
+                        Numeric, String, Text, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -215,9 +215,12 @@ class Call(db.Model):
     uuid: Mapped[str] = mapped_column(String(36), unique=True,
                                       default=lambda: str(uuidlib.uuid4()))
     key: Mapped[str] = mapped_column(String(64), default=new_call_key)
-    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    caller: Mapped[str] = mapped_column(String(255), default="")
-    called: Mapped[str] = mapped_column(String(255), default="")
+    # Twilio's CallSid is 34 characters ("CA" + 32 hex); a longer one is stored as its digest
+    # (see callflow.params.call_sid), so a hostile value never fails the insert.
+    call_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    # Whole, whatever their length: later attempts route with them (tokens, plugins).
+    caller: Mapped[str] = mapped_column(Text, default="")
+    called: Mapped[str] = mapped_column(Text, default="")
     number_id: Mapped[int | None] = mapped_column(ForeignKey("numbers.id", ondelete="SET NULL"))
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
@@ -235,12 +238,22 @@ class Call(db.Model):
     revenue: Mapped[float | None] = mapped_column(Numeric(12, 2))
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # Who said the call ended: "callback" (Twilio's status callback), "twilio-api" (the lease
+    # sweeper asked Twilio's Calls API), "lease-expired" (nobody could say; slots given back).
+    # Empty for calls sipflask ended itself (rejected, no buyer).
+    state_source: Mapped[str | None] = mapped_column(String(16))
 
     campaign: Mapped[Campaign | None] = relationship()
     publisher: Mapped[Publisher | None] = relationship()
     number: Mapped[Number | None] = relationship()
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="call", order_by="Attempt.position", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        # Open calls only: what the lease sweeper scans every minute stays small.
+        Index("ix_calls_open", "created_at", postgresql_where=text("ended_at IS NULL"),
+              sqlite_where=text("ended_at IS NULL")),
+    )
 
 
 class Attempt(db.Model):
@@ -265,8 +278,14 @@ class Attempt(db.Model):
     dial_status: Mapped[str | None] = mapped_column(String(32))
     sip_code: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[int | None] = mapped_column(Integer)
-    # True while this attempt holds one of the buyer's concurrency slots.
+    # True while this attempt holds one of the buyer's concurrency slots, until the lease
+    # expires at the latest: past it the slot no longer counts (callflow/caps.py).
     holds_slot: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # The TwiML that dials this attempt, and the TwiML its dial-action answered: a repeated
+    # voice webhook or dial-action gets exactly the answer the first one got.
+    twiml: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
@@ -278,6 +297,9 @@ class Attempt(db.Model):
         # Covers buyer health (calls offered, answered, last SIP code per buyer over 24 h):
         # SQLite answers it from the index alone, 6x faster on 100 k calls (bench/buyer_health.py).
         Index("ix_attempts_buyer_health", "buyer_id", "started_at", "dial_status", "sip_code"),
+        # Held slots only: finding a buyer's expired leases costs an index probe.
+        Index("ix_attempts_held_leases", "buyer_id", "lease_expires_at",
+              postgresql_where=text("holds_slot"), sqlite_where=text("holds_slot = 1")),
     )
 
 

@@ -99,3 +99,42 @@ def test_daily_counter_starts_again_on_a_new_day(app, demo):
         db.session.refresh(buyer)
         assert buyer.calls_today == 1 and caps.counts_today(buyer, yesterday + timedelta(days=1)) == 1
         db.session.rollback()
+
+
+@pytest.mark.app_config(ROUTING_CACHE_SECONDS=60)
+def test_freed_slots_route_at_once_with_a_cached_routing_list(client, demo):
+    """Issue 15, finding 4: a snapshot cached while the buyer was full must not refuse calls
+    after its slots are freed."""
+    from sipflask.callflow import directory
+    from tests.support.webhook import post
+    _cap_queue(demo, concurrency=3)
+    for i in range(3):
+        assert b"<Dial" in voice(client, sid=f"CA{i:032d}").data
+    with demo.app_context():
+        directory.clear_cache()  # the next call caches the buyer as 3/3
+    assert b"nobody is available" in voice(client, sid=f"CA{3:032d}").data
+    for i in range(3):
+        post(client, "/twilio/status", {"CallSid": f"CA{i:032d}", "CallStatus": "completed"})
+    routed = 0
+    for i in range(10, 25):
+        routed += b"<Dial" in voice(client, sid=f"CA{i:032d}").data
+        post(client, "/twilio/status", {"CallSid": f"CA{i:032d}", "CallStatus": "completed"})
+    assert routed == 15
+
+
+def test_take_gives_back_expired_leases_once(demo):
+    from datetime import timedelta
+    buyer_id = _cap_queue(demo, concurrency=1)
+    with demo.app_context():
+        call = Call(caller="+14155552671", called=AUTO)
+        stale = Attempt(call=call, buyer_id=buyer_id, holds_slot=True,
+                        lease_expires_at=caps.now() - timedelta(seconds=1))
+        db.session.add_all([call, stale])
+        db.session.get(Buyer, buyer_id).active_calls = 1
+        db.session.commit()
+        assert caps.take(buyer_id) is None  # the expired lease gave its slot back
+        assert caps.take(buyer_id) == "concurrency cap reached (1/1)"
+        assert caps.reap_expired(buyer_id) == 0
+        db.session.refresh(stale)
+        assert not stale.holds_slot and db.session.get(Buyer, buyer_id).active_calls == 1
+        db.session.rollback()

@@ -156,15 +156,16 @@ def test_all_buyers_fail_then_polite_goodbye(client, demo):
         assert reasons["Sales desk (phone)"] == "paused"
 
 
-def test_repeated_dial_action_is_ignored(client, demo):
+def test_repeated_dial_action_gets_the_first_answer(client, demo):
+    # Issue 15 changes this: a repeat used to hang up ("nobody") after the first dialled B.
     pause_all_but(demo, "queue", "phone")
     first = parse(voice(client))
-    second = parse(dial_action(client, first, "busy"))
-    again = parse(dial_action(client, first, "busy"))
-    assert again.find("Dial") is None
+    second = dial_action(client, first, "busy")
+    again = dial_action(client, first, "busy")
+    assert again.data == second.data
     with demo.app_context():
         assert len(db.session.get(Call, the_call(demo).id).attempts) == 2
-    assert second.find("Dial/Number") is not None
+    assert parse(second).find("Dial/Number") is not None
 
 
 def test_paused_and_capped_buyers_are_skipped_with_reason(client, demo):
@@ -305,3 +306,30 @@ def test_database_errors_never_log_parameter_values(app, client, demo, caplog):
     parse(voice(client))
     assert "database error" in caplog.text
     assert "X-PH-RetreaverKey=" not in caplog.text and "[parameters:" not in caplog.text
+
+
+def _metric(name, **labels):
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
+def test_the_call_path_counts_its_metrics(client, demo):
+    pause_all_but(demo, "queue")
+    with demo.app_context():
+        db.session.scalar(select(Buyer).where(Buyer.ref == "queue")).concurrency_cap = 1
+        db.session.commit()
+    before = {"busy": _metric("sipflask_attempts_total", sip_code="486"),
+              "paused": _metric("sipflask_buyer_skips_total", reason="paused"),
+              "cap": _metric("sipflask_buyer_skips_total", reason="cap"),
+              "no-buyer": _metric("sipflask_calls_total", outcome="no-buyer"),
+              "completed": _metric("sipflask_calls_total", outcome="completed")}
+    first = parse(voice(client))
+    parse(voice(client, sid="CA" + "e" * 32))  # queue is full: skipped for its cap
+    parse(dial_action(client, first, "busy", 486))  # the others are paused: no buyer
+    post(client, "/twilio/status", {"CallSid": "CA" + "e" * 32, "CallStatus": "completed"})
+    assert _metric("sipflask_attempts_total", sip_code="486") == before["busy"] + 1
+    assert _metric("sipflask_buyer_skips_total", reason="cap") >= before["cap"] + 1
+    assert _metric("sipflask_buyer_skips_total", reason="paused") >= before["paused"] + 2
+    assert _metric("sipflask_calls_total", outcome="no-buyer") == before["no-buyer"] + 2
+    # Both calls ended with "no buyer": the status callback does not count them again.
+    assert _metric("sipflask_calls_total", outcome="completed") == before["completed"]

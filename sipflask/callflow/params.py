@@ -6,6 +6,8 @@ the inbound settings before anything else happens.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Mapping
 
 from sipflask.callflow.directory import NumberRow
@@ -16,6 +18,42 @@ from sipflask.records import inbound as inbound_settings
 TWILIO_CALLER_TAGS = {"FromState": "caller_state", "FromZip": "caller_zip",
                       "FromCity": "caller_city", "FromCountry": "caller_country"}
 _SIP_HEADER_PREFIX = "SipHeader_X-"
+# What PostgreSQL refuses in text (NUL) and what no encoder can write (lone surrogates).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+CALL_SID_LENGTH = 34  # Twilio: "CA" + 32 hex digits
+
+
+def storable(value: str) -> str:
+    """``value`` with every character a database refuses replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+
+
+def cleaned(form: Mapping[str, str]) -> dict[str, str]:
+    """Twilio's parameters, first value of each, with unstorable characters replaced.
+
+    Done once where a webhook comes in, so every value routed and stored downstream (tags,
+    headers, the caller) is one the database accepts: a NUL from a SIP partner is not fatal.
+    """
+    items = form.items() if not hasattr(form, "to_dict") else form.to_dict().items()
+    return {storable(str(k)): storable(str(v)) for k, v in items}
+
+
+def call_sid(form: Mapping[str, str]) -> str | None:
+    """The CallSid as stored: as sent when it fits Twilio's 34 characters, else a digest of it
+    ("CX" + 32 hex), so an over-long one still routes, is recorded and is found again by the
+    status callback."""
+    sid = form.get("CallSid") or ""
+    if not sid:
+        return None
+    if len(sid) <= CALL_SID_LENGTH:
+        return sid
+    return "CX" + hashlib.sha256(sid.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def fit(value: str | None, length: int) -> str:
+    """A display-only value cut to its column, marked with "…" when cut."""
+    value = value or ""
+    return value if len(value) <= length else value[:length - 1] + "…"
 
 
 def sip_header_tag(header: str) -> str:

@@ -1,7 +1,8 @@
 """A call while it is being routed, and every write of calls and attempts the webhooks make.
 
 The voice webhook is the hot path: calls and attempts are written with a few prepared Core
-statements (no ORM objects) and committed once by the caller.
+statements (no ORM objects) and committed once by the caller. The callbacks of one call are
+serialised by :func:`lock_call`, and :func:`close_call` is the one place a call ends.
 """
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from typing import Mapping
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from sipflask import plugins
+from sipflask.callflow import caps
 from sipflask.callflow.directory import NumberRow
+from sipflask.callflow.params import call_sid as stored_call_sid
+from sipflask.callflow.params import fit
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call, new_call_key, utcnow
+from sipflask.monitoring import metrics
+
+OPEN_STATUSES = ("ringing", "routing")
 
 _CALLS, _ATTEMPTS = Call.__table__, Attempt.__table__
 # Built once: the values come as execution parameters, so SQLAlchemy compiles each only once.
@@ -50,8 +57,49 @@ def new_state(params: Mapping[str, str], called: str, number: NumberRow | None,
         campaign_settings=dict(number.campaign_settings) if number else {},
         publisher_id=number.publisher_id if number else None,
         afid=number.afid if number else "", sub_id=number.sub_id if number else "", tags=tags)
-    return CallState(info=info, call_sid=params.get("CallSid") or None,
+    return CallState(info=info, call_sid=stored_call_sid(params),
                      number_id=number.id if number else None, tag_sources=sources)
+
+
+def lock_call(*, uuid: str | None = None, call_sid: str | None = None,
+              call_id: int | None = None) -> Call | None:
+    """The call, locked until the transaction ends, so one call's callbacks run one at a time.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the call's row; a second callback for the same
+    call waits here and then reads what the first committed. SQLite has no row locks but one
+    writer: a write comes first, so the database's write lock is taken (waiting up to
+    ``busy_timeout``) before anything is read, never after a read that could go stale.
+    """
+    where = (Call.id == call_id if call_id is not None
+             else Call.uuid == uuid if uuid is not None else Call.call_sid == call_sid)
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(_CALLS).where(where).values(id=_CALLS.c.id))
+    return db.session.scalar(select(Call).where(where).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
+def is_ended(call: Call) -> bool:
+    """Ended for routing: a status callback, the sweeper or routing itself closed it."""
+    return call.ended_at is not None
+
+
+def close_call(call: Call, status: str, source: str, duration: int | None = None) -> None:
+    """The call ended (``status`` as Twilio says it): give back every slot its attempts hold
+    and record the final state, once. The caller holds the call's lock and commits."""
+    for attempt in sorted(call.attempts, key=lambda a: a.buyer_id or 0):  # one lock order
+        if attempt.holds_slot:
+            caps.release(attempt)
+        if attempt.dial_status is None and attempt.buyer_id is not None:
+            attempt.dial_status = "completed" if status == "completed" else "canceled"
+            attempt.ended_at = utcnow()
+    if call.status in OPEN_STATUSES:
+        call.status = fit(status, 32)
+    if duration is not None or call.duration is None:
+        call.duration = duration
+    if call.ended_at is None:
+        call.ended_at = utcnow()
+        call.state_source = source
+        metrics.call_outcome(call.status)
 
 
 def state_of(call: Call) -> CallState:
@@ -69,7 +117,7 @@ def write_call(state: CallState, status: str, *, reason: str | None = None,
     now = utcnow()
     values = {"status": status}
     if reason is not None:
-        values["reason"] = reason[:500]
+        values["reason"] = fit(reason, 500)
     if ended:
         values["ended_at"] = now
     if state.id is None:
@@ -79,7 +127,7 @@ def write_call(state: CallState, status: str, *, reason: str | None = None,
             called=info.called, number_id=state.number_id, campaign_id=info.campaign_id,
             publisher_id=info.publisher_id, sub_id=info.sub_id or None, tags=info.tags,
             tag_sources=state.tag_sources, converted=False, created_at=now,
-            **{"reason": state.reason[:500], **values})).scalar_one()
+            **{"reason": fit(state.reason, 500), **values})).scalar_one()
     else:
         db.session.execute(update(_CALLS).where(_CALLS.c.id == state.id).values(**values))
 
@@ -88,6 +136,7 @@ def refuse(state: CallState, reason: str) -> None:
     """Record a call that is not routed at all (refused, or to an unknown number)."""
     write_call(state, "rejected", reason=reason, ended=True)
     db.session.commit()
+    metrics.call_outcome("rejected")
 
 
 def attempt_row(state: CallState, buyer, planned) -> dict:
@@ -101,8 +150,10 @@ def attempt_row(state: CallState, buyer, planned) -> dict:
         headers_dropped=[{"name": h.name, "value": h.value, "source": h.source,
                           "reason": why} for h, why in plan.dropped],
         plugin_errors=[f.as_dict() for f in planned.failures],
+        twiml=None if plan.error else plan.twiml,
         # Every row has every key: they are inserted in one executemany.
-        holds_slot=False, skipped=[], dial_status=None, started_at=utcnow(), ended_at=None)
+        holds_slot=False, lease_expires_at=None, answer=None, skipped=[], dial_status=None,
+        started_at=utcnow(), ended_at=None)
 
 
 def insert_attempts(call_id: int, rows: list[dict]) -> None:

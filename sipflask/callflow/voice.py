@@ -7,12 +7,12 @@ wrong, and records why on the call.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sipflask import crypto, plugins
@@ -23,6 +23,7 @@ from sipflask.callflow.store import CallState
 from sipflask.core import dialplan, routing, sip, twiml
 from sipflask.extensions import db
 from sipflask.models import Call, utcnow
+from sipflask.monitoring import metrics
 
 log = logging.getLogger("sipflask.calls")
 
@@ -39,20 +40,23 @@ def start_call(form: Mapping[str, str], action_url) -> str:
     One transaction: the call, its first attempt and the buyer's cap counters are written
     together at the end, so a failure anywhere leaves nothing half-recorded.
     """
+    form = params.cleaned(form)
     try:
         return _start(form, action_url)
     except IntegrityError:
         # Twilio repeated the webhook (same CallSid, which is unique): answer for the call
-        # already stored instead of starting it again.
+        # already stored instead of starting it again. The insert waited for the first
+        # request's commit, so the call is there; lock it like every callback does.
         db.session.rollback()
-        call_sid = form.get("CallSid") or None
-        existing = db.session.scalar(select(Call).where(Call.call_sid == call_sid)) \
-            if call_sid else None
+        call_sid = params.call_sid(form)
+        existing = store.lock_call(call_sid=call_sid) if call_sid else None
         if existing is None:
             raise
         log.info("call %s: repeated voice webhook for CallSid %s", existing.uuid,
                  params.short(call_sid))
-        return answer_again(existing, action_url)
+        answer = answer_again(existing, action_url)
+        db.session.commit()
+        return answer
 
 
 def _start(form: Mapping[str, str], action_url) -> str:
@@ -75,16 +79,28 @@ def _start(form: Mapping[str, str], action_url) -> str:
         return twiml.reject() if decision.sip_domain else twiml.say_and_hangup(MSG_UNKNOWN)
     state.info, failures = with_plugin_values(state.info, sources)
     if failures:
+        _count_timeouts(failures)
         state.reason = "; ".join(f"{f.plugin}.{f.hook}: {f.error}" for f in failures)
     return route_next(state, action_url)
 
 
+def _count_timeouts(failures) -> None:
+    for f in failures:
+        if f.error.startswith("timed out"):
+            metrics.plugin_timeout(f.plugin)
+
+
 def answer_again(call: Call, action_url) -> str:
-    """The TwiML for a call we already answered once (Twilio retried, or used the fallback)."""
+    """The TwiML for a call we already answered once (Twilio retried, or used the fallback).
+
+    The caller holds the call's lock (``store.lock_call``)."""
     open_attempt = next((a for a in reversed(call.attempts) if a.dial_status is None), None)
+    if open_attempt is not None and open_attempt.twiml:
+        # Exactly what dialled it: the first answer never reached Twilio, so the same buyer
+        # is dialled again with the slot it already holds, rather than passed over.
+        return open_attempt.twiml
     if open_attempt is not None and open_attempt.buyer_id is not None:
-        # The first answer never reached Twilio: dial the same buyer again, with the slot it
-        # already holds, rather than pass it over.
+        # Stored before answers were kept: plan the same buyer again.
         buyer = next((b for b in directory.campaign_buyers(call.campaign_id)
                       if b.id == open_attempt.buyer_id), None)
         if buyer is not None:
@@ -113,6 +129,25 @@ def _candidate(b: directory.BuyerRow, tried: set, day) -> routing.Candidate:
         tried=b.id in tried)
 
 
+def _candidates(buyers: dict, tried: set, day) -> list[routing.Candidate]:
+    """The routing list as candidates, pause and caps as the database has them now.
+
+    The list may come from the routing cache: a buyer it shows as eligible is re-checked by
+    ``caps.take`` anyway; one it shows as paused or at a cap is read again (expired leases
+    given back first), so no buyer is ever passed over on a stale snapshot.
+    """
+    cands = [_candidate(b, tried, day) for b in buyers.values()]
+    doubtful = [c.buyer_id for c in cands if not c.tried and routing.skip_reason(c)]
+    if not doubtful:
+        return cands  # the usual case: nothing more to read
+    current = caps.current(doubtful)
+    for i, c in enumerate(cands):
+        if c.buyer_id in current:
+            cands[i] = _candidate(dataclasses.replace(buyers[c.buyer_id],
+                                                      **current[c.buyer_id]), tried, day)
+    return cands
+
+
 def _skip(buyer, reason: str) -> dict:
     return {"buyer_id": buyer.id, "buyer": buyer.name, "reason": reason}
 
@@ -132,6 +167,13 @@ def route_next(state: CallState, action_url) -> str:
 
     Everything it writes (the call when new, attempts, cap counters) is committed once.
     """
+    answer = route(state, action_url)
+    db.session.commit()
+    return answer
+
+
+def route(state: CallState, action_url) -> str:
+    """:func:`route_next` without the commit (the dial-action stores its answer first)."""
     info = state.info
     buyers = {b.id: b for b in directory.campaign_buyers(info.campaign_id)} \
         if info.campaign_id is not None else {}
@@ -143,7 +185,6 @@ def route_next(state: CallState, action_url) -> str:
         store.write_call(state, "routing")
     done = _choose(state, buyers, day, action_url)
     _record(state, done, inserted_now)
-    db.session.commit()
     if done.plan is not None:
         log.info("call %s: attempt %d dials buyer %s (%s)", info.uuid, state.position - 1,
                  done.buyer_id, done.plan.kind)
@@ -155,7 +196,7 @@ def route_next(state: CallState, action_url) -> str:
 def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
     """Pick, plan and reserve buyers until one is reserved or none is left."""
     info = state.info
-    cands = [_candidate(b, state.tried, day) for b in buyers.values()]
+    cands = _candidates(buyers, state.tried, day)
     done = _Round()
     while True:
         chosen, skips = routing.pick_next(cands, _rng)
@@ -163,6 +204,7 @@ def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
             if s.reason != "already tried" and not any(
                     d["buyer_id"] == s.buyer_id for d in done.skipped):
                 done.skipped.append(_skip(buyers[s.buyer_id], s.reason))
+                metrics.skip(caps.refusal_kind(s.reason))
         if chosen is None:
             return done
         chosen.tried = True
@@ -170,6 +212,7 @@ def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
         planned = _plan(state, buyer, action_url)
         for f in planned.failures:
             log.warning("call %s: plugin %s.%s skipped: %s", info.uuid, f.plugin, f.hook, f.error)
+        _count_timeouts(planned.failures)
         row = store.attempt_row(state, buyer, planned)
         if planned.plan.error:
             # The buyer's number expanded into something undiallable: record it, try the next.
@@ -194,16 +237,19 @@ def _reserve(state: CallState, done: _Round, buyer, row: dict, day) -> bool:
     Reserving is the last statement before the COMMIT: every call to a buyer updates its row,
     and the row stays locked from that UPDATE to the COMMIT, so nothing else may sit between.
     """
-    row.update(holds_slot=True, skipped=list(done.skipped))
+    row.update(holds_slot=True, skipped=list(done.skipped),
+               lease_expires_at=caps.lease_until(buyer.timeout))
     store.insert_attempts(state.id, done.rows + [row])
     done.rows = []
     # The routing snapshot may be stale (or cached): the database has the last word on
-    # caps and pauses.
-    if caps.reserve(buyer.id, day):
+    # caps and pauses, and the refusal's words come from the buyer's current row.
+    refused = caps.take(buyer.id, day)
+    if refused is None:
         done.skipped = []
         return True
     store.delete_attempt(state.id, row["position"])
-    done.skipped.append(_skip(buyer, caps.refusal(buyer.id, day)))
+    done.skipped.append(_skip(buyer, refused))
+    metrics.skip(caps.refusal_kind(refused))
     return False
 
 
@@ -234,6 +280,7 @@ def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
         done.rows[-1]["skipped"] = list(done.rows[-1]["skipped"]) + skipped
         skipped = []
     store.write_call(state, "no-buyer", reason=reason, ended=True)
+    metrics.call_outcome("no-buyer")
     store.insert_attempts(state.id, done.rows)
     if skipped:
         store.append_skips_to_last_attempt(state.id, skipped)
