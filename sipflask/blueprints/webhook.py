@@ -125,7 +125,7 @@ def voice():
 def dial_action(call_uuid, position):
     def run():
         if journal.pending():
-            journal.replay()  # the call may be one answered during the outage
+            journal.replay(wait=False)  # the call may be one answered during the outage
         return callflow.dial_action(call_uuid, position, request.form, dial_action_url)
     body, _ = _bounded(run, outage=lambda: fallback.answer_dial_action(
         call_uuid, position, request.form, dial_action_url))

@@ -89,14 +89,19 @@ def _take_current(target: str) -> None:
         os.close(fd)
 
 
-def replay() -> int:
+def replay(wait: bool = True) -> int:
     """Write every journalled entry into the database; returns how many were applied.
 
     Stops (keeping what is left for the next run) when the database still can't be reached.
+    One replay runs at a time across processes; ``wait=False`` returns 0 at once when another
+    one is running (a webhook must not wait for it).
     """
     target = path()
     with open(target + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one replay at a time, across processes
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return 0
         _take_current(target)
         applied = 0
         for filename in sorted(glob.glob(glob.escape(target) + ".*" + _REPLAYING)):
@@ -144,10 +149,20 @@ def replay_soon(app) -> None:
     threading.Thread(target=run, name="sipflask-journal-replay", daemon=True).start()
 
 
+REPLAY_JOB_BUDGET = 60.0  # seconds: a silent database must not hold the replay lock forever
+
+
 @jobs.periodic(jobs.crontab(), name="outage_journal.replay")
 def replay_job() -> int:
     """Every minute: replay the outage journal, if there is one."""
-    return replay() if pending() else 0
+    from sipflask.callflow import deadline
+    if not pending():
+        return 0
+    with deadline.watch(REPLAY_JOB_BUDGET):
+        try:
+            return replay()
+        finally:
+            db.session.remove()  # inside the watch: giving the connection back is bounded too
 
 
 # --- writing entries into the database ------------------------------------------------------------
