@@ -58,8 +58,8 @@ def engine_options(config) -> dict:
             own = url.query.get("options", ())
             own = [own] if isinstance(own, str) else list(own)
             extra = connect_args.get("options")
-            connect_args["options"] = " ".join(
-                [*own, *([extra] if extra else []), f"-c statement_timeout={int(statement * 1000)}"])
+            timeout = f"-c statement_timeout={int(statement * 1000)}"
+            connect_args["options"] = " ".join([*own, *([extra] if extra else []), timeout])
         if pool:
             opts.setdefault("pool_timeout", pool)
     elif url.get_backend_name() == "sqlite" and statement:

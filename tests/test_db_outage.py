@@ -235,3 +235,33 @@ def test_every_webhook_answers_within_the_deadline_while_hanging(make, proxy):
     response = timed(lambda: post(client, "/twilio/fallback", {
         "CallSid": _sid(4), "From": "+14155552671", "To": AUTO, "ErrorCode": "11200"}))
     assert parse(response).find("Dial") is not None
+
+
+def test_a_statement_waiting_on_a_lock_is_cancelled_and_the_call_still_routed(make, proxy):
+    from sqlalchemy import create_engine, text
+    app = make()
+    client = app.test_client()
+    parse(voice(client, sid=_sid(1)))
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"].replace(
+        f"127.0.0.1:{proxy.port}", f"{urlsplit(pg_or_skip()).hostname}:"
+        f"{urlsplit(pg_or_skip()).port or 5432}"))
+    with other.connect() as conn:
+        conn.execute(text("SELECT id FROM buyers FOR UPDATE"))  # every buyer row locked
+        started = time.monotonic()
+        root = parse(timed(lambda: voice(client, sid=_sid(2))))
+        waited = time.monotonic() - started
+        conn.rollback()
+    other.dispose()
+    assert root.find("Dial") is not None  # from the snapshot, after statement_timeout
+    assert 2.5 < waited < DEADLINE
+    assert journal.pending(app)
+
+
+def test_the_timeouts_reach_postgresql(make):
+    from sqlalchemy import text
+    app = make(DB_STATEMENT_TIMEOUT=1.5)
+    with app.app_context():
+        assert db.session.execute(text("SHOW statement_timeout")).scalar() == "1500ms"
+        # the test URL's own options (its schema) are kept beside the timeout
+        assert "sipflask_test_" in db.session.execute(text("SHOW search_path")).scalar()
+        assert db.engine.pool.timeout() == 1

@@ -164,3 +164,23 @@ def test_other_webhook_errors_are_plain_too(client, demo):
         assert response.status_code in (403, 404, 405)
         assert response.mimetype == "text/plain" and b"<html" not in response.data.lower()
         assert "Set-Cookie" not in response.headers
+
+
+# --- database time bounds -------------------------------------------------------------------------
+
+def test_engine_options_bound_the_database_time():
+    from sipflask.extensions import engine_options
+    pg = engine_options({
+        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@db/x?options=-csearch_path%3Ds",
+        "DB_CONNECT_TIMEOUT": 2, "DB_STATEMENT_TIMEOUT": 3, "DB_POOL_TIMEOUT": 1,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}})
+    assert pg["connect_args"] == {"connect_timeout": 2,
+                                  "options": "-csearch_path=s -c statement_timeout=3000"}
+    assert pg["pool_timeout"] == 1 and pg["pool_pre_ping"] and pg["hide_parameters"]
+    lite = engine_options({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db",
+                           "DB_STATEMENT_TIMEOUT": 3})
+    assert lite["connect_args"] == {"timeout": 3} and "pool_timeout" not in lite
+    own = engine_options({"SQLALCHEMY_DATABASE_URI": "postgresql://u@db/x",
+                          "DB_CONNECT_TIMEOUT": 0, "DB_STATEMENT_TIMEOUT": 0,
+                          "DB_POOL_TIMEOUT": 0, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_timeout": 9}})
+    assert own == {"pool_timeout": 9, "hide_parameters": True}

@@ -127,7 +127,8 @@ def prism():
 
 def test_fetch_status_against_twilios_spec(ctx, prism):
     since = prism.log_size()
-    ctx.config.update(TWILIO_API_BASE_URL=prism.url, TWILIO_HTTP_CLIENT=TwilioHttpClient(timeout=30))
+    ctx.config.update(TWILIO_API_BASE_URL=prism.url,
+                      TWILIO_HTTP_CLIENT=TwilioHttpClient(timeout=30))
     got = fetch_status(SID)
     # Prism answers with the spec's example call
     assert got.status == "completed" and got.duration == 4 and got.final

@@ -9,7 +9,6 @@ the database can't be reached the call is routed from the process's snapshot and
 (``callflow/fallback.py``, ``OUTAGE_ROUTING``). A caller never hears Twilio's "application error".
 """
 import logging
-from functools import wraps
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
