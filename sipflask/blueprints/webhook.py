@@ -53,7 +53,7 @@ def _xml(body: str) -> Response:
 
 
 def _quietly(action) -> None:
-    """Roll back or close the session; on a dead connection that may fail too, harmlessly."""
+    """Roll back the session; on a dead connection that may fail too, harmlessly."""
     try:
         action()
     except Exception:  # noqa: BLE001  the connection is discarded either way
@@ -101,8 +101,10 @@ def _bounded(view, outage=None, retry=False) -> tuple[str, bool]:
         try:
             return _answer(view, outage, retry, watch)
         finally:
-            # Inside the watch: giving the connection back (its rollback) is bounded too.
-            _quietly(db.session.remove)
+            # Inside the watch: giving the connection back (its rollback) is bounded too. Every
+            # view committed what it wrote; the rollback only ends the transaction, which
+            # returns the connection to the pool (the session's objects stay attached).
+            _quietly(db.session.rollback)
 
 
 def _replay_if_pending(ok: bool) -> None:
