@@ -14,6 +14,19 @@ DEFAULTS = dict(
     # hide_parameters: a failed statement's message must not carry a call's postback key or
     # an encrypted password into the log.
     SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
+    # Seconds the app waits on the database (extensions.engine_options; docs/reliability.md):
+    # opening a connection, one statement (PostgreSQL's statement_timeout; SQLite's busy
+    # timeout), a free connection from the pool. DB_WEBHOOK_BUDGET bounds all of one Twilio
+    # webhook's database time, even when the server stops answering (callflow/deadline.py).
+    DB_CONNECT_TIMEOUT=2,
+    DB_STATEMENT_TIMEOUT=3,
+    DB_POOL_TIMEOUT=1,
+    DB_WEBHOOK_BUDGET=3.5,
+    # When the database can't be reached, dial the first open buyer of the last routing list
+    # this process read (caps not enforced) and journal the call in OUTAGE_JOURNAL (default
+    # <instance>/outage-journal.jsonl) for replay; False: the caller hears the sorry message.
+    OUTAGE_ROUTING=True,
+    OUTAGE_JOURNAL=None,
     # Public base URL Twilio uses to reach us (e.g. https://calls.example.com). Set it behind a
     # TLS-terminating proxy: Twilio signs the URL it called, not the one Flask sees.
     PUBLIC_URL=None,
@@ -82,9 +95,10 @@ def create_app(test_config=None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app)
-    # Kept even when a deployment sets its own engine options.
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-                                               "hide_parameters": True}
+    from sipflask.extensions import engine_options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    if not app.config.get("OUTAGE_JOURNAL"):
+        app.config["OUTAGE_JOURNAL"] = str(Path(app.instance_path) / "outage-journal.jsonl")
     if not app.config.get("PLUGINS_DIR"):
         app.config["PLUGINS_DIR"] = str(Path(app.instance_path) / "plugins")
 
@@ -93,6 +107,8 @@ def create_app(test_config=None) -> Flask:
     from sipflask.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
+    from sipflask.callflow import deadline
+    deadline.init_app(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -1,7 +1,8 @@
-"""Error pages: a short page in the app's layout, or JSON for API callers; never a traceback."""
+"""Error pages: a short page in the app's layout, or JSON for API callers, or plain text for
+Twilio's webhooks; never a traceback."""
 import logging
 
-from flask import jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("sipflask")
@@ -23,6 +24,10 @@ def _wants_json() -> bool:
 
 def _page(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, ("Error", "The request failed."))
+    if request.path.startswith("/twilio/"):
+        # A quiet refusal: the layout would put a CSRF token, so a session cookie, on it, and
+        # nothing there is for whoever probes the webhooks.
+        return Response(title + "\n", status=code, mimetype="text/plain")
     if detail and code != 500:
         message = detail
     if _wants_json():

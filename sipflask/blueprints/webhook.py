@@ -1,16 +1,21 @@
-"""Twilio's voice webhooks: voice (a call arrives), dial-action (an attempt ended), status.
+"""Twilio's voice webhooks: voice (a call arrives), dial-action (an attempt ended), status, and
+the fallback URL Twilio calls when the voice URL failed or timed out.
 
-Every request must carry a valid ``X-Twilio-Signature``. Every answer is TwiML that Twilio
-accepts, whatever fails inside: a caller never hears Twilio's "application error".
+Every request must carry a valid ``X-Twilio-Signature``; a refusal is a plain-text 403 (no page,
+no cookie). Every answer is TwiML that Twilio accepts, whatever fails inside, and it comes within
+Twilio's deadline: the database work of one webhook is bounded (``DB_WEBHOOK_BUDGET``,
+``callflow/deadline.py``), a voice webhook whose connection dropped is tried once more, and when
+the database can't be reached the call is routed from the process's snapshot and journalled
+(``callflow/fallback.py``, ``OUTAGE_ROUTING``). A caller never hears Twilio's "application error".
 """
 import logging
-from functools import wraps
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
 from sipflask import callflow
+from sipflask.callflow import deadline, fallback, journal
 from sipflask.core import twiml
 from sipflask.extensions import csrf, db
 from sipflask.urls import dial_action_url, signed_url
@@ -21,59 +26,135 @@ csrf.exempt(bp)
 log = logging.getLogger("sipflask.webhook")
 
 
+def refusal(code: int = 403, text: str = "Forbidden") -> Response:
+    """A quiet refusal: plain text, nothing about why, and no session cookie."""
+    return Response(text + "\n", status=code, mimetype="text/plain")
+
+
 @bp.before_request
 def check_signature():
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token:
         log.error("refused %s: TWILIO_AUTH_TOKEN is not configured", request.path)
-        abort(403)
+        return refusal()
     url = signed_url()
     if not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
         # Log the URL we validated against: a mismatch there (proxy, http vs https) is the
         # usual cause, and it tells the operator to set PUBLIC_URL.
         log.warning("refused %s from %s: invalid X-Twilio-Signature (validated against %s)",
                     request.path, request.remote_addr, url)
-        abort(403)
+        return refusal()
+    return None
 
 
 def _xml(body: str) -> Response:
     return Response(body, mimetype="text/xml")
 
 
-def answers_twiml(view):
-    """Turn any failure inside ``view`` into logged, valid TwiML instead of a 500."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
+def _quietly(action) -> None:
+    """Roll back the session; on a dead connection that may fail too, harmlessly."""
+    try:
+        action()
+    except Exception:  # noqa: BLE001  the connection is discarded either way
+        log.debug("database clean-up failed", exc_info=True)
+
+
+def _may_retry(exc: SQLAlchemyError, watch) -> bool:
+    """A dropped connection (not a slow one) with time left for a new connection."""
+    if not getattr(exc, "connection_invalidated", False):
+        return False
+    connect = float(current_app.config.get("DB_CONNECT_TIMEOUT") or 0)
+    return watch is None or (not watch.expired and watch.remaining() > connect)
+
+
+def _answer(view, outage, retry: bool, watch) -> tuple[str, bool]:
+    """``view()``'s TwiML and True, or what to say instead and False."""
+    while True:
         try:
-            return _xml(view(*args, **kwargs))
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.exception("database error in %s; caller hears the sorry message", request.path)
+            return view(), True
+        except SQLAlchemyError as exc:
+            _quietly(db.session.rollback)
+            if retry and _may_retry(exc, watch):
+                retry = False
+                log.warning("database connection lost in %s; trying once more", request.path)
+                continue
+            if outage is not None and journal.unreachable(exc) and fallback.enabled():
+                log.error("database unreachable in %s (%s); outage routing", request.path,
+                          type(exc).__name__)
+                try:
+                    return outage(), False
+                except Exception:  # noqa: BLE001  e.g. the journal's disk: the sorry message
+                    log.exception("outage routing failed in %s", request.path)
+            else:
+                log.exception("database error in %s; caller hears the sorry message",
+                              request.path)
         except Exception:  # noqa: BLE001  the caller must still hear something sensible
-            db.session.rollback()
+            _quietly(db.session.rollback)
             log.exception("unexpected error in %s; caller hears the sorry message", request.path)
-        return _xml(twiml.say_and_hangup(callflow.MSG_ERROR))
-    return wrapper
+        return twiml.say_and_hangup(callflow.MSG_ERROR), False
+
+
+def _bounded(view, outage=None, retry=False) -> tuple[str, bool]:
+    budget = float(current_app.config.get("DB_WEBHOOK_BUDGET") or 0)
+    with deadline.watch(budget) as watch:
+        try:
+            return _answer(view, outage, retry, watch)
+        finally:
+            # Inside the watch: giving the connection back (its rollback) is bounded too. Every
+            # view committed what it wrote; the rollback only ends the transaction, which
+            # returns the connection to the pool (the session's objects stay attached).
+            _quietly(db.session.rollback)
+
+
+def _replay_if_pending(ok: bool) -> None:
+    # The database answered again: store what was journalled during the outage.
+    if ok and journal.pending():
+        journal.replay_soon(current_app._get_current_object())
 
 
 @bp.post("/voice")
-@answers_twiml
 def voice():
-    return callflow.start_call(request.form, dial_action_url)
+    body, ok = _bounded(lambda: callflow.start_call(request.form, dial_action_url),
+                        outage=lambda: fallback.answer_voice(request.form, dial_action_url),
+                        retry=True)  # safe: nothing was answered yet, and a CallSid is unique
+    _replay_if_pending(ok)
+    return _xml(body)
 
 
 @bp.post("/dial-action/<call_uuid>/<int:position>")
-@answers_twiml
 def dial_action(call_uuid, position):
-    return callflow.dial_action(call_uuid, position, request.form, dial_action_url)
+    def run():
+        if journal.pending():
+            journal.replay(wait=False)  # the call may be one answered during the outage
+        return callflow.dial_action(call_uuid, position, request.form, dial_action_url)
+    body, _ = _bounded(run, outage=lambda: fallback.answer_dial_action(
+        call_uuid, position, request.form, dial_action_url))
+    return _xml(body)
+
+
+@bp.post("/fallback")
+def fallback_url():
+    """Twilio's "primary handler fails" URL: the snapshot's route, never the database."""
+    try:
+        if fallback.enabled():
+            return _xml(fallback.answer_voice(request.form, dial_action_url, source="fallback"))
+        log.error("fallback URL called for CallSid %r (voice URL failed; outage routing off)",
+                  request.form.get("CallSid"))
+    except Exception:  # noqa: BLE001  the caller must still hear something sensible
+        log.exception("fallback URL failed; caller hears the sorry message")
+    return _xml(twiml.say_and_hangup(callflow.MSG_ERROR))
 
 
 @bp.post("/status")
 def status():
-    try:
+    def run():
         callflow.status_callback(request.form)
-    except Exception:  # noqa: BLE001  Twilio only needs a 2xx; the error goes to the log
-        db.session.rollback()
-        log.exception("status callback failed for CallSid %r", request.form.get("CallSid"))
+        return ""
+
+    def outage():
+        fallback.journal_status(request.form)
+        return ""
+    # Twilio only needs a 2xx; an error goes to the log (or the status to the journal).
+    _bounded(run, outage=outage)
     return Response(status=204)

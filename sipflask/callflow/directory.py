@@ -7,6 +7,10 @@ checked again by the database in ``caps.reserve``, so pausing a buyer takes effe
 edit to a buyer's number or headers, or to a routing list, reaches calls at once in the process
 that made it and within the cache time in the others.
 Unknown numbers are never cached, so a number added now routes on its next call.
+
+Apart from the cache, each process keeps the last rows it read for every number and routing
+list (the *snapshot*, :func:`snapshot_number`, :func:`snapshot_buyers`), whatever the cache time:
+only outage routing (``callflow/fallback.py``) reads it, when the database can't be reached.
 """
 from __future__ import annotations
 
@@ -101,6 +105,39 @@ class _Cache:
             self._data.clear()
 
 
+class _Snapshot:
+    """The last rows read per key, kept until read again (stale, but there when needed)."""
+
+    def __init__(self):
+        self._data: dict = {}
+
+    def put(self, key, value) -> None:
+        if len(self._data) > 10_000 and key not in self._data:
+            self._data.clear()  # bounded: a process serving 10,000 numbers starts over
+        self._data[key] = value  # one assignment: atomic for the threads of the process
+
+    def get(self, key):
+        return self._data.get(key)
+
+
+def _snapshot() -> _Snapshot:
+    app = current_app._get_current_object()
+    snap = app.extensions.get("sipflask.snapshot")
+    if snap is None:
+        snap = app.extensions["sipflask.snapshot"] = _Snapshot()
+    return snap
+
+
+def snapshot_number(e164: str) -> NumberRow | None:
+    """The number as this process last read it (any age), or None; reads no database."""
+    return _snapshot().get(("number", e164))
+
+
+def snapshot_buyers(campaign_id: int) -> tuple[BuyerRow, ...] | None:
+    """The campaign's routing list as this process last read it (any age), or None."""
+    return _snapshot().get(("buyers", campaign_id))
+
+
 def _cache() -> tuple[_Cache, float]:
     app = current_app._get_current_object()
     cache = app.extensions.get("sipflask.directory")
@@ -149,6 +186,7 @@ def find_number(e164: str) -> NumberRow | None:
     row = NumberRow(found[0], found[1], found[2] or "", dict(found[3] or {}), found[4],
                     found[5], found[6], dict(found[7] or {}), found[8], found[9] or "")
     cache.put(key, row, ttl)
+    _snapshot().put(key, row)
     return row
 
 
@@ -167,4 +205,5 @@ def campaign_buyers(campaign_id: int) -> tuple[BuyerRow, ...]:
             headers.setdefault(buyer_id, []).append((name, value))
     rows = tuple(BuyerRow(*r, tuple(headers.get(r[0], ()))) for r in found)
     cache.put(key, rows, ttl)
+    _snapshot().put(key, rows)
     return rows

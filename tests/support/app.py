@@ -102,6 +102,9 @@ def make_app(tmp_path, backend="sqlite", **overrides):
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         # Tests change buyers and call the webhook right away; the cache has tests of its own.
         "ROUTING_CACHE_SECONDS": 0,
+        # Each test's own outage journal: one left in the instance folder would be replayed
+        # into the next test's database.
+        "OUTAGE_JOURNAL": str(tmp_path / "outage-journal.jsonl"),
     }
     if backend == "postgres":
         config["SQLALCHEMY_DATABASE_URI"] = clean_postgres(pg_or_skip())
