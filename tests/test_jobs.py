@@ -162,6 +162,8 @@ def _cli(tmp_path, *args, **env):
 
 
 def test_once_as_a_real_command(tmp_path):
+    # As an operator would: the schema first (the lease sweeper reads the calls table).
+    assert _cli(tmp_path, "db", "upgrade").returncode == 0
     ok = _cli(tmp_path, "worker", "--once")
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "instance" / "jobs.sqlite").exists()
