@@ -43,6 +43,9 @@ DEFAULTS = dict(
     PLUGIN_TOTAL_TIMEOUT_MS=1000,
     DEFAULT_REGION="US",
     PER_PAGE=25,
+    # A concurrency slot is a lease of ring timeout + this (Twilio ends any call after 4 h), so a
+    # lost status callback can never hold a buyer's slot for longer.
+    MAX_CALL_SECONDS=4 * 3600,
     PASSWORD_HASH_METHOD="scrypt",
     MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     SESSION_COOKIE_HTTPONLY=True,

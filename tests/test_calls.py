@@ -358,6 +358,9 @@ def test_detail_every_attempt_outcome_through_the_webhook(admin_client, demo):
     # every attempt (issue 15 replaced "no buyer available: <the last round's skips>").
     assert ("no buyer left: 2 dialled (failed 403, no-answer 408), 1 skipped (paused)"
             in body)
+    # The stored reason (the CSV's reason column) says the same as the page.
+    assert call_by_sid(demo, 1).reason == \
+        "no buyer left: 2 dialled (failed 403, no-answer 408), 1 skipped (paused)"
     assert 'data-status="no-buyer"' in body
 
 

@@ -184,3 +184,10 @@ def test_engine_options_bound_the_database_time():
                           "DB_CONNECT_TIMEOUT": 0, "DB_STATEMENT_TIMEOUT": 0,
                           "DB_POOL_TIMEOUT": 0, "SQLALCHEMY_ENGINE_OPTIONS": {"pool_timeout": 9}})
     assert own == {"pool_timeout": 9, "hide_parameters": True}
+
+
+def test_overview_lists_the_three_urls_to_paste_into_twilio(admin_client):
+    page = admin_client.get("/").get_data(as_text=True)
+    for path in ("/twilio/voice", "/twilio/status", "/twilio/fallback"):
+        assert path in page
+    assert "Primary handler fails" in page

@@ -16,7 +16,7 @@ from sipflask.blueprints.lists import paginate
 from sipflask.calllog import export as calllog_csv
 from sipflask.calllog import postbacks
 from sipflask.calllog import queries as calllog
-from sipflask.calllog import story
+from sipflask.core import callstory as story
 from sipflask.core import sipcodes
 from sipflask.core.redact import redact
 from sipflask.extensions import db

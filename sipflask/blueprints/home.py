@@ -17,4 +17,5 @@ def index():
                                    ("calls", Call))}
     return render_template("home/index.html", counts=counts,
                            voice_url=public_url(url_for("webhook.voice")),
-                           status_url=public_url(url_for("webhook.status")))
+                           status_url=public_url(url_for("webhook.status")),
+                           fallback_url=public_url(url_for("webhook.fallback")))

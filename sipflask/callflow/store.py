@@ -166,6 +166,11 @@ def delete_attempt(call_id: int, position: int) -> None:
     db.session.execute(_DELETE_ATTEMPT, {"attempt_call": call_id, "attempt_position": position})
 
 
+def attempts_of(call_id: int) -> list[Attempt]:
+    return list(db.session.scalars(select(Attempt).where(Attempt.call_id == call_id)
+                                   .order_by(Attempt.position)))
+
+
 def append_skips_to_last_attempt(call_id: int, skipped: list[dict]) -> None:
     last = db.session.scalar(select(Attempt).where(Attempt.call_id == call_id)
                              .order_by(Attempt.position.desc()).limit(1))

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Mapping
 
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from sipflask.callflow import caps, directory, params, store
 from sipflask.callflow.planning import (PlannedAttempt, buyer_spec, plan_for, token_values,
                                         with_plugin_values)
 from sipflask.callflow.store import CallState
-from sipflask.core import dialplan, routing, sip, twiml
+from sipflask.core import callstory, dialplan, routing, sip, twiml
 from sipflask.extensions import db
 from sipflask.models import Call, utcnow
 from sipflask.monitoring import metrics
@@ -279,8 +280,13 @@ def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
     if skipped and done.rows:
         done.rows[-1]["skipped"] = list(done.rows[-1]["skipped"]) + skipped
         skipped = []
-    store.write_call(state, "no-buyer", reason=reason, ended=True)
-    metrics.call_outcome("no-buyer")
     store.insert_attempts(state.id, done.rows)
     if skipped:
         store.append_skips_to_last_attempt(state.id, skipped)
+    if state.position:
+        # Buyers were dialled: the last round's skips alone would read as if nobody had been
+        # tried, so store the headline the call page shows, summed up from every attempt.
+        ended = SimpleNamespace(status="no-buyer", reason=reason)
+        reason = callstory.headline(ended, store.attempts_of(state.id))
+    store.write_call(state, "no-buyer", reason=reason, ended=True)
+    metrics.call_outcome("no-buyer")

@@ -1,10 +1,9 @@
 """One call's story as its detail page tells it: a headline that sums up every attempt, each
 passed-over buyer listed once, and what an attempt's result means.
 
-The stored ``Call.reason`` of a call nobody took names only the skips of the last routing round
-(written by ``callflow/voice.py`` while the call is live); after three buyers were dialled and
-failed that reads as if nobody had been tried. The page computes its headline from the attempts
-instead, which are the whole record. Pure functions over the rows: no database, no Flask.
+The headline of a call nobody took is worked out from its attempts, which are the whole record:
+the call page shows it, and ``callflow/voice.py`` stores it as the call's reason when the call
+ends, so the CSV and the page say the same. Pure functions over the rows: no database, no Flask.
 """
 from __future__ import annotations
 
