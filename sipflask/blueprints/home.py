@@ -18,4 +18,4 @@ def index():
     return render_template("home/index.html", counts=counts,
                            voice_url=public_url(url_for("webhook.voice")),
                            status_url=public_url(url_for("webhook.status")),
-                           fallback_url=public_url(url_for("webhook.fallback")))
+                           fallback_url=public_url(url_for("webhook.fallback_url")))
