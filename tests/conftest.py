@@ -6,6 +6,7 @@ import pytest
 from sipflask.extensions import db
 from tests.support.app import (ADMIN_EMAIL, MEMBER_EMAIL, AuthActions, drop_postgres_schema,
                                make_app, make_user)
+from tests.support.prism import prism_or_skip, start_prism
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -59,3 +60,14 @@ def demo(app, runner):
 
 def pytest_sessionfinish(session, exitstatus):
     drop_postgres_schema()
+
+
+@pytest.fixture(scope="session")
+def prism():
+    """Prism serving Twilio's own OpenAPI spec, started once (it takes ~20 s) for every test
+    that checks requests against Twilio's API shapes; each test reads the log from its own
+    starting point (``log_size``)."""
+    exe, spec = prism_or_skip()
+    server = start_prism(exe, spec)
+    yield server
+    server.stop()

@@ -19,17 +19,8 @@ from twilio.http.http_client import TwilioHttpClient
 from sipflask.extensions import db
 from sipflask.models import InboundCredential, InboundIp, InboundSettings
 from sipflask.twilio_rest import sip_sync as provisioning
-from tests.support.prism import prism_or_skip, start_prism
 
 ACCOUNT = "AC" + "0" * 32
-
-
-@pytest.fixture(scope="module")
-def prism():
-    exe, spec = prism_or_skip()
-    server = start_prism(exe, spec)
-    yield server
-    server.stop()
 
 
 class RecordingClient(TwilioHttpClient):

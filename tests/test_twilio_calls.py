@@ -17,7 +17,6 @@ from sipflask.twilio_rest.calls import CallStatus, fetch_status
 from sipflask.twilio_rest.client import TwilioError
 from tests.support.app import TWILIO_ACCOUNT_SID as ACCOUNT
 from tests.support.app import TWILIO_AUTH_TOKEN as TOKEN
-from tests.support.prism import prism_or_skip, start_prism
 
 SID = "CA" + "0123456789abcdef" * 2
 CALL_PATH = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{SID}.json"
@@ -115,14 +114,6 @@ def test_missing_credentials_are_a_twilio_error(ctx):
     ctx.config["TWILIO_AUTH_TOKEN"] = ""
     with pytest.raises(TwilioError, match="Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"):
         fetch_status(SID)
-
-
-@pytest.fixture(scope="module")
-def prism():
-    exe, spec = prism_or_skip()
-    server = start_prism(exe, spec)
-    yield server
-    server.stop()
 
 
 def test_fetch_status_against_twilios_spec(ctx, prism):

@@ -26,15 +26,8 @@ from sqlalchemy import select
 from sipflask.core import buyer_rules, sip, tokens, validation
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
-from sipflask.forms.buyer_fields import (
-    CLEAR,
-    KEEP,
-    MAX_HEADERS,
-    BuyerForm,
-    Messages,
-    initial_data,
-    known_tags,
-)
+from sipflask.forms.buyer_fields import (CLEAR, KEEP, MAX_HEADERS, BuyerForm, Messages,
+                                         initial_data, known_tags)
 from sipflask.forms.buyer_sample import SamplePreview
 from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text
 from sipflask.models import Buyer, Campaign

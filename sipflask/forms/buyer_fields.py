@@ -6,18 +6,8 @@ from dataclasses import dataclass, field
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import (
-    BooleanField,
-    FieldList,
-    Form,
-    FormField,
-    PasswordField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import (BooleanField, FieldList, Form, FormField, PasswordField, RadioField,
+                     SelectField, SelectMultipleField, StringField, TextAreaField)
 
 from sipflask.core import tokens, validation
 from sipflask.extensions import db
