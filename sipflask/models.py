@@ -142,12 +142,28 @@ class Buyer(db.Model):
     timeout: Mapped[int] = mapped_column(Integer, default=30)
     concurrency_cap: Mapped[int | None] = mapped_column(Integer)
     daily_cap: Mapped[int | None] = mapped_column(Integer)
+    hourly_cap: Mapped[int | None] = mapped_column(Integer)
+    monthly_cap: Mapped[int | None] = mapped_column(Integer)
+    total_cap: Mapped[int | None] = mapped_column(Integer)
+    # What the hourly/daily/monthly/lifetime caps count: "dialled" or "connected"
+    # (core/capwindows.py).
+    cap_counts: Mapped[str] = mapped_column(String(16), default="dialled", server_default="dialled")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Opening hours on the buyer's own clock (core/schedule.py): hours None = open 24/7.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    hours: Mapped[dict | None] = mapped_column(JSON)
+    closures: Mapped[list] = mapped_column(JSON, default=list)
     # Cap counters, changed only by single conditional UPDATEs (see caps.py) so that several
-    # app processes can never push a buyer past its caps.
+    # app processes can never push a buyer past its caps. Each window's counter belongs to the
+    # window key beside it (the buyer's local hour, date, month; core/capwindows.py).
     active_calls: Mapped[int] = mapped_column(Integer, default=0)
+    calls_hour: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calls_hour_key: Mapped[str | None] = mapped_column(String(32))
     calls_today: Mapped[int] = mapped_column(Integer, default=0)
     calls_day: Mapped[date | None] = mapped_column(Date)
+    calls_month: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calls_month_key: Mapped[str | None] = mapped_column(String(7))
+    calls_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
 
@@ -162,6 +178,10 @@ class Buyer(db.Model):
         CheckConstraint("timeout BETWEEN 5 AND 600", name="timeout"),
         CheckConstraint("concurrency_cap IS NULL OR concurrency_cap >= 0", name="concurrency_cap"),
         CheckConstraint("daily_cap IS NULL OR daily_cap >= 0", name="daily_cap"),
+        CheckConstraint("hourly_cap IS NULL OR hourly_cap >= 0", name="hourly_cap"),
+        CheckConstraint("monthly_cap IS NULL OR monthly_cap >= 0", name="monthly_cap"),
+        CheckConstraint("total_cap IS NULL OR total_cap >= 0", name="total_cap"),
+        CheckConstraint("cap_counts IN ('dialled', 'connected')", name="cap_counts"),
     )
 
     @property
@@ -282,6 +302,12 @@ class Attempt(db.Model):
     # expires at the latest: past it the slot no longer counts (callflow/caps.py).
     holds_slot: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_expires_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # True while this ringing attempt holds a place against a buyer's connected-counting caps
+    # (given back if it ends unanswered), and the windows that place is in (callflow/caps.py).
+    cap_place: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    cap_hour: Mapped[str | None] = mapped_column(String(32))
+    cap_day: Mapped[date | None] = mapped_column(Date)
+    cap_month: Mapped[str | None] = mapped_column(String(7))
     # The TwiML that dials this attempt, and the TwiML its dial-action answered: a repeated
     # voice webhook or dial-action gets exactly the answer the first one got.
     twiml: Mapped[str | None] = mapped_column(Text)
@@ -338,6 +364,17 @@ class InboundSettings(db.Model):
     credential_list_sid: Mapped[str | None] = mapped_column(String(34))
     ip_acl_sid: Mapped[str | None] = mapped_column(String(34))
     synced_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountSettings(db.Model):
+    """Account-wide settings (one row), edited on the admin settings page."""
+
+    __tablename__ = "account_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The zone every time in the UI is shown in; None = the TIME_ZONE configuration (UTC).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
 
 
