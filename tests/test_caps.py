@@ -87,17 +87,21 @@ def test_reserve_and_release_counters(demo):
         db.session.rollback()
 
 
-def test_daily_counter_starts_again_on_a_new_day(app, demo):
-    from datetime import date, timedelta
+def test_daily_counter_starts_again_at_the_buyers_midnight(demo):
+    from datetime import datetime, timezone
     buyer_id = _cap_queue(demo, daily=1)
+    # 23:59:59 and 00:00:00 in Chicago (UTC-6 in December): two local dates, one UTC date.
+    before = caps.Windows.at("America/Chicago", datetime(2026, 12, 2, 5, 59, 59, tzinfo=timezone.utc))
+    after = caps.Windows.at("America/Chicago", datetime(2026, 12, 2, 6, 0, 0, tzinfo=timezone.utc))
     with demo.app_context():
-        yesterday = date.today() - timedelta(days=1)
-        assert caps.reserve(buyer_id, yesterday)
-        assert not caps.reserve(buyer_id, yesterday)
-        assert caps.reserve(buyer_id, yesterday + timedelta(days=1))
+        assert caps.reserve(buyer_id, before) == "dialled"
+        assert caps.reserve(buyer_id, before) is None
+        assert caps.reserve(buyer_id, after) == "dialled"
         buyer = db.session.get(Buyer, buyer_id)
         db.session.refresh(buyer)
-        assert buyer.calls_today == 1 and caps.counts_today(buyer, yesterday + timedelta(days=1)) == 1
+        assert (buyer.calls_day.isoformat(), buyer.calls_today) == ("2026-12-02", 1)
+        assert caps.used(buyer, after) == (1, 1, 2)  # hour, day: new windows; December: 2
+        assert caps.used(buyer, before)[1] == 0
         db.session.rollback()
 
 
@@ -132,8 +136,8 @@ def test_take_gives_back_expired_leases_once(demo):
         db.session.add_all([call, stale])
         db.session.get(Buyer, buyer_id).active_calls = 1
         db.session.commit()
-        assert caps.take(buyer_id) is None  # the expired lease gave its slot back
-        assert caps.take(buyer_id) == "concurrency cap reached (1/1)"
+        assert caps.take(buyer_id) == "dialled"  # the expired lease gave its slot back
+        assert caps.take(buyer_id) is None  # 1/1 at once
         assert caps.reap_expired(buyer_id) == 0
         db.session.refresh(stale)
         assert not stale.holds_slot and db.session.get(Buyer, buyer_id).active_calls == 1

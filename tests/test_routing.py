@@ -2,6 +2,7 @@
 
 import random
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_lowest_priority_wins():
         (Candidate(7, 1, 1, tried=True), "already tried"),
         (Candidate(7, 1, 1, concurrency_cap=2, active_calls=2), "concurrency cap reached (2/2)"),
         (Candidate(7, 1, 1, concurrency_cap=2, active_calls=3), "concurrency cap reached (3/2)"),
-        (Candidate(7, 1, 1, daily_cap=10, calls_today=10), "daily cap reached (10/10)"),
+        (Candidate(7, 1, 1, daily_cap=10, calls_today=10), "daily cap 10 reached"),
         (Candidate(7, 1, 1, concurrency_cap=0), "concurrency cap reached (0/0)"),
         (Candidate(7, 1, 1, open_now=False), "outside business hours"),
         (Candidate(7, 1, 1, tried=True, paused=True, open_now=False), "already tried"),
@@ -41,6 +42,35 @@ def test_lowest_priority_wins():
 def test_skip_reasons(cand, reason):
     assert skip_reason(cand) == reason
     assert pick_next([cand], rng()) == (None, [Skip(7, reason)])
+
+
+AT = datetime(2026, 12, 7, 19, 30, tzinfo=timezone.utc)  # Mon 13:30 in Chicago
+
+
+@pytest.mark.parametrize("fields, reason", [
+    (dict(hourly_cap=20, calls_hour=20), "hourly cap 20 reached (resets 14:00 America/Chicago)"),
+    (dict(daily_cap=200, calls_today=200), "daily cap 200 reached (resets 00:00 America/Chicago)"),
+    (dict(monthly_cap=5000, calls_month=5000),
+     "monthly cap 5000 reached (resets Jan 1 00:00 America/Chicago)"),
+    (dict(total_cap=1000, calls_total=1000), "lifetime cap 1000 reached"),
+    # The buyer comes back only when the longest window reached resets: that one is named.
+    (dict(hourly_cap=1, calls_hour=1, daily_cap=5, calls_today=5),
+     "daily cap 5 reached (resets 00:00 America/Chicago)"),
+    (dict(closed="closed (opens Tue 09:00 America/Chicago)", daily_cap=1, calls_today=1),
+     "closed (opens Tue 09:00 America/Chicago)"),
+    (dict(paused=True, closed="closed (opens Tue 09:00 America/Chicago)"), "paused"),
+    (dict(concurrency_cap=1, active_calls=1, daily_cap=1, calls_today=1),
+     "concurrency cap reached (1/1)"),
+])
+def test_window_cap_and_closed_reasons_say_when_the_buyer_comes_back(fields, reason):
+    cand = Candidate(7, 1, 1, time_zone="America/Chicago", when=AT, **fields)
+    assert skip_reason(cand) == reason
+
+
+def test_window_caps_below_limit_are_eligible():
+    cand = Candidate(7, 1, 1, hourly_cap=2, calls_hour=1, monthly_cap=9, calls_month=8,
+                     total_cap=3, calls_total=2, time_zone="Asia/Kolkata", when=AT)
+    assert skip_reason(cand) is None
 
 
 def test_caps_below_limit_are_eligible():

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
-from sipflask.callflow import caps, params, store
+from sipflask.callflow import caps, clock, params, store
 from sipflask.callflow.voice import route
 from sipflask.core import twiml
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
-from sipflask.models import Attempt, Call, utcnow
+from sipflask.models import Attempt, Call
 from sipflask.monitoring import metrics
 
 log = logging.getLogger("sipflask.calls")
@@ -55,9 +55,9 @@ def _record_outcome(attempt: Attempt, form: Mapping[str, str]) -> str:
     attempt.dial_status = status or "unknown"
     attempt.sip_code = _int_or_none(form.get("DialSipResponseCode"))
     attempt.duration = _int_or_none(form.get("DialCallDuration"))
-    attempt.ended_at = utcnow()
+    attempt.ended_at = clock.now()
     metrics.attempt_sip_code(attempt.sip_code)
-    caps.release(attempt)
+    caps.release(attempt, answered=attempt.dial_status in store.ANSWERED)
     return status
 
 

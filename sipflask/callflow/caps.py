@@ -1,32 +1,45 @@
-"""Buyer caps (concurrent calls, calls per day) enforced by the database.
+"""Buyer caps enforced by the database: concurrent calls, and calls per hour, day, month and
+lifetime counted in windows of the buyer's own clock (``core/capwindows.py``).
 
-Each reservation is ONE conditional UPDATE on the buyer's row: the database checks the cap and
-bumps the counter atomically, so several app processes can never push a buyer past a cap. On
-PostgreSQL a concurrent UPDATE waits for the row lock and re-checks the WHERE clause against the
-committed row (READ COMMITTED); SQLite serialises writers.
+Each reservation is ONE conditional UPDATE on the buyer's row: the database checks every cap
+and bumps every counter atomically, so several app processes can never push a buyer past a
+cap. On PostgreSQL a concurrent UPDATE waits for the row lock and re-checks the WHERE clause
+against the committed row (READ COMMITTED); SQLite serialises writers. Each window counter
+belongs to the window key stored beside it: a call in a new window starts the count again in
+the same statement, so nothing has to reset counters at midnight.
 
 A slot is a lease: the attempt holding it carries ``lease_expires_at`` (ring timeout plus
-``MAX_CALL_SECONDS``, default 4 h, Twilio's own limit on a call). When a reservation is refused
-at the concurrency cap, that buyer's expired leases are given back in the same transaction and
-the reservation is tried once more (:func:`take`), so a lost status callback can never cap a
+``MAX_CALL_SECONDS``, default 4 h, Twilio's own limit on a call). When a reservation is
+refused, that buyer's expired leases are given back in the same transaction and the
+reservation is tried once more (:func:`take`), so a lost status callback can never cap a
 buyer for longer than a lease, whether or not the sweeper job has run.
+
+A buyer whose caps count ``connected`` attempts is reserved the same way; the attempt then
+holds a *place* (``cap_place``) in the windows it was offered in, given back by
+:func:`release` if it ends unanswered.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Date, and_, bindparam, case, or_, select, update
 
+from sipflask.callflow import clock
+from sipflask.core import capwindows
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer
 
 MAX_CALL_SECONDS = 4 * 3600  # Twilio ends any call after 4 hours
 
+log = logging.getLogger("sipflask.buyers")
+
 
 def now() -> datetime:
-    """The clock leases are read against (one place, so tests can move it)."""
-    return datetime.now(timezone.utc)
+    """The clock leases are read against: the call path's clock (``callflow/clock.py``)."""
+    return clock.now()
 
 
 def lease_until(ring_timeout: int, start: datetime | None = None) -> datetime:
@@ -35,35 +48,77 @@ def lease_until(ring_timeout: int, start: datetime | None = None) -> datetime:
     return (start or now()) + timedelta(seconds=int(ring_timeout or 0) + longest)
 
 
-def today() -> date:
-    # Daily caps count UTC days, so every process agrees on when a day starts.
-    return datetime.now(timezone.utc).date()
+@dataclass(frozen=True)
+class Windows:
+    """The cap windows an instant falls in on one buyer's clock."""
+
+    time_zone: str
+    when: datetime
+    hour: str
+    day: date
+    month: str
+
+    @classmethod
+    def at(cls, time_zone: str | None, when: datetime | None = None) -> "Windows":
+        when = when or now()
+        keys = capwindows.window_keys(time_zone or "UTC", when)
+        return cls(time_zone or "UTC", when, keys[capwindows.HOURLY],
+                   date.fromisoformat(keys[capwindows.DAILY]), keys[capwindows.MONTHLY])
+
+
+def used(row, windows: Windows) -> tuple[int, int, int]:
+    """Calls counted this hour, day and month (a stored counter of an earlier window is 0).
+
+    ``row`` is anything with the counter columns (a Buyer, a directory row)."""
+    return (row.calls_hour if row.calls_hour_key == windows.hour else 0,
+            row.calls_today if row.calls_day == windows.day else 0,
+            row.calls_month if row.calls_month_key == windows.month else 0)
 
 
 _B = Buyer.__table__.c  # Core columns: no ORM bookkeeping on the webhook's hot path
-_DAY = bindparam("reserve_day", type_=Date)
-# Built once, with the buyer and the day as parameters: compiled once per process.
+_HOUR, _DAY, _MONTH = (bindparam("reserve_hour"), bindparam("reserve_day", type_=Date),
+                       bindparam("reserve_month"))
+
+
+def _under(cap, key, count, window):
+    """The count of the window the call falls in is below the cap (or there is none)."""
+    return or_(cap.is_(None), case((key == window, count), else_=0) < cap)
+
+
+def _bumped(key, count, window):
+    return case((key == window, count + 1), else_=1)
+
+
+# Built once, with the buyer and the windows as parameters: compiled once per process.
 _RESERVE = (
     update(Buyer.__table__)
     .where(_B.id == bindparam("reserve_buyer"), _B.paused.is_(False))
     .where(or_(_B.concurrency_cap.is_(None), _B.active_calls < _B.concurrency_cap))
-    .where(or_(_B.daily_cap.is_(None), _B.calls_day.is_(None), _B.calls_day != _DAY,
-               _B.calls_today < _B.daily_cap))
+    .where(_under(_B.hourly_cap, _B.calls_hour_key, _B.calls_hour, _HOUR),
+           _under(_B.daily_cap, _B.calls_day, _B.calls_today, _DAY),
+           _under(_B.monthly_cap, _B.calls_month_key, _B.calls_month, _MONTH),
+           or_(_B.total_cap.is_(None), _B.calls_total < _B.total_cap))
     .values(active_calls=_B.active_calls + 1,
-            calls_today=case((_B.calls_day == _DAY, _B.calls_today + 1), else_=1),
-            calls_day=_DAY)
+            calls_hour=_bumped(_B.calls_hour_key, _B.calls_hour, _HOUR), calls_hour_key=_HOUR,
+            calls_today=_bumped(_B.calls_day, _B.calls_today, _DAY), calls_day=_DAY,
+            calls_month=_bumped(_B.calls_month_key, _B.calls_month, _MONTH),
+            calls_month_key=_MONTH, calls_total=_B.calls_total + 1)
+    .returning(_B.cap_counts)
 )
 
 
-def reserve(buyer_id: int, day: date | None = None) -> bool:
-    """Take one concurrency slot and one daily call for the buyer; False when a cap is reached
-    or the buyer is paused (checked here too, so a pause applies even to a cached routing list).
+def reserve(buyer_id: int, windows: Windows | None = None) -> str | None:
+    """Take one concurrency slot and one call in each cap window for the buyer; returns what
+    its caps count (``"dialled"``/``"connected"``), or None when a cap is reached or the buyer
+    is paused (checked here too, so a pause applies even to a cached routing list).
 
     Runs in the caller's transaction: commit (or roll back) promptly, the row stays locked
     until then on PostgreSQL.
     """
-    params = {"reserve_buyer": buyer_id, "reserve_day": day or today()}
-    return db.session.execute(_RESERVE, params).rowcount == 1
+    w = windows or Windows.at("UTC")
+    return db.session.execute(_RESERVE, {
+        "reserve_buyer": buyer_id, "reserve_hour": w.hour, "reserve_day": w.day,
+        "reserve_month": w.month}).scalar()
 
 
 _A = Attempt.__table__.c
@@ -91,32 +146,27 @@ def reap_expired(buyer_id: int, at: datetime | None = None) -> int:
     return released
 
 
-def take(buyer_id: int, day: date | None = None) -> str | None:
-    """Reserve the buyer (None), or say why not from its current row.
-
-    At the concurrency cap, expired leases are given back first and the reservation tried once
-    more. Like :func:`reserve`, runs in the caller's transaction.
-    """
-    if reserve(buyer_id, day):
-        return None
-    reason = refusal(buyer_id, day)
-    if _at_concurrency_cap(reason) and reap_expired(buyer_id):
-        return None if reserve(buyer_id, day) else refusal(buyer_id, day)
-    return reason
-
-
-def _at_concurrency_cap(reason: str) -> bool:
-    return reason.startswith(("concurrency cap", "cap reached"))
+def take(buyer_id: int, windows: Windows | None = None) -> str | None:
+    """:func:`reserve`, with the buyer's expired leases given back and one more try when it is
+    refused. Like :func:`reserve`, runs in the caller's transaction."""
+    mode = reserve(buyer_id, windows)
+    if mode is None and reap_expired(buyer_id):
+        mode = reserve(buyer_id, windows)
+    return mode
 
 
 def refusal_kind(reason: str) -> str:
-    """The metrics word for a refusal: "paused", "cap" or "other"."""
+    """The metrics word for a refusal: "paused", "hours", "cap" or "other"."""
     if reason == "paused":
         return "paused"
-    return "cap" if "cap reached" in reason else "other"
+    if reason.startswith("closed") or reason == "outside business hours":
+        return "hours"
+    return "cap" if " cap " in f" {reason}" else "other"
 
 
-_COUNTERS = ("paused", "concurrency_cap", "active_calls", "daily_cap", "calls_today", "calls_day")
+_COUNTERS = ("paused", "concurrency_cap", "active_calls", "hourly_cap", "calls_hour",
+             "calls_hour_key", "daily_cap", "calls_today", "calls_day", "monthly_cap",
+             "calls_month", "calls_month_key", "total_cap", "calls_total", "cap_counts")
 
 
 def current(buyer_ids: list[int]) -> dict[int, dict]:
@@ -132,40 +182,47 @@ def current(buyer_ids: list[int]) -> dict[int, dict]:
     return rows
 
 
-def refusal(buyer_id: int, day: date | None = None) -> str:
-    """Why ``reserve`` just said no, from the buyer's current row (same words as routing)."""
-    from sipflask.core.routing import Candidate, skip_reason
-    row = db.session.execute(select(
-        Buyer.paused, Buyer.concurrency_cap, Buyer.active_calls, Buyer.daily_cap,
-        Buyer.calls_today, Buyer.calls_day).where(Buyer.id == buyer_id)).first()
-    if row is None:
-        return "deleted"
-    reason = skip_reason(Candidate(
-        buyer_id=buyer_id, priority=0, weight=1, paused=row.paused,
-        concurrency_cap=row.concurrency_cap, active_calls=row.active_calls,
-        daily_cap=row.daily_cap, calls_today=counts_today(row, day)))
-    return reason or "cap reached (taken by a concurrent call)"
+def _clear(attempt_id: int, flag) -> bool:
+    """Set one of the attempt's flags false if it is still true (once, under concurrency)."""
+    return db.session.execute(
+        update(Attempt.__table__).where(_A.id == attempt_id, flag.is_(True))
+        .values({flag.name: False})).rowcount == 1
 
 
-def release(attempt: Attempt) -> bool:
-    """Give back the concurrency slot an attempt holds; safe to call more than once."""
+def _give_back(key, count, window):
+    return case((and_(key == window, count > 0), count - 1), else_=count)
+
+
+def release(attempt: Attempt, answered: bool = False) -> bool:
+    """Give back what an attempt holds: its concurrency slot, and its place against
+    connected-counting caps unless it was answered (then it counts). Safe to call more than
+    once; True when anything was given back."""
     if attempt.buyer_id is None:
         return False
-    taken = db.session.execute(
-        update(Attempt).where(and_(Attempt.id == attempt.id, Attempt.holds_slot.is_(True)))
-        .values(holds_slot=False).execution_options(synchronize_session=False)).rowcount
-    if taken != 1:
-        return False
-    db.session.execute(
-        update(Buyer).where(and_(Buyer.id == attempt.buyer_id, Buyer.active_calls > 0))
-        .values(active_calls=Buyer.active_calls - 1).execution_options(synchronize_session=False))
-    attempt.holds_slot = False
-    return True
+    slot = bool(attempt.holds_slot) and _clear(attempt.id, _A.holds_slot)
+    place = bool(attempt.cap_place) and _clear(attempt.id, _A.cap_place) and not answered
+    attempt.holds_slot = attempt.cap_place = False
+    values = {}
+    if slot:
+        values["active_calls"] = case((_B.active_calls > 0, _B.active_calls - 1), else_=0)
+    if place:
+        values.update(
+            calls_hour=_give_back(_B.calls_hour_key, _B.calls_hour, attempt.cap_hour),
+            calls_today=_give_back(_B.calls_day, _B.calls_today, attempt.cap_day),
+            calls_month=_give_back(_B.calls_month_key, _B.calls_month, attempt.cap_month),
+            calls_total=case((_B.calls_total > 0, _B.calls_total - 1), else_=0))
+    if values:
+        db.session.execute(update(Buyer.__table__).where(_B.id == attempt.buyer_id)
+                           .values(**values))
+    return bool(values)
 
 
-def counts_today(buyer, day: date | None = None) -> int:
-    """Calls the buyer has been offered today (the stored counter belongs to calls_day).
-
-    ``buyer`` is anything with ``calls_today`` and ``calls_day`` (a Buyer, a directory row)."""
-    day = day or today()
-    return buyer.calls_today if buyer.calls_day == day else 0
+def reset(buyer_id: int, who: str) -> None:
+    """Start the buyer's hourly, daily, monthly and lifetime counts again from 0 ("Reset
+    caps"); concurrent calls still ringing or talking keep their slots. Logged."""
+    db.session.execute(update(Attempt.__table__)
+                       .where(_A.buyer_id == buyer_id, _A.cap_place.is_(True))
+                       .values(cap_place=False))
+    db.session.execute(update(Buyer.__table__).where(_B.id == buyer_id).values(
+        calls_hour=0, calls_today=0, calls_month=0, calls_total=0))
+    log.info("buyer %s: caps reset by %s", buyer_id, who)

@@ -23,6 +23,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from sipflask.core import schedule
 from sipflask.extensions import db
 from sipflask.models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
 
@@ -57,7 +58,21 @@ class BuyerRow:
     active_calls: int
     calls_today: int
     calls_day: date | None
+    hourly_cap: int | None
+    monthly_cap: int | None
+    total_cap: int | None
+    cap_counts: str
+    calls_hour: int
+    calls_hour_key: str | None
+    calls_month: int
+    calls_month_key: str | None
+    calls_total: int
+    time_zone: str
+    hours: dict | None
+    closures: list
     headers: tuple[tuple[str, str], ...]
+    # Compiled once per read (callflow/availability.py), not once per call.
+    schedule: schedule.Schedule | None = None
 
 
 _NUMBER = (select(Number.id, Number.number, Number.sub_id, Number.tags, Number.campaign_id,
@@ -69,7 +84,10 @@ _NUMBER = (select(Number.id, Number.number, Number.sub_id, Number.tags, Number.c
 _BUYERS = (select(Buyer.id, Buyer.name, Buyer.number, Buyer.sip_username,
                   Buyer.sip_password_encrypted, Buyer.priority, Buyer.weight, Buyer.timeout,
                   Buyer.paused, Buyer.concurrency_cap, Buyer.daily_cap, Buyer.active_calls,
-                  Buyer.calls_today, Buyer.calls_day)
+                  Buyer.calls_today, Buyer.calls_day, Buyer.hourly_cap, Buyer.monthly_cap,
+                  Buyer.total_cap, Buyer.cap_counts, Buyer.calls_hour, Buyer.calls_hour_key,
+                  Buyer.calls_month, Buyer.calls_month_key, Buyer.calls_total, Buyer.time_zone,
+                  Buyer.hours, Buyer.closures)
            .join(CampaignBuyer, CampaignBuyer.buyer_id == Buyer.id)
            .order_by(CampaignBuyer.position))
 
@@ -190,6 +208,12 @@ def find_number(e164: str) -> NumberRow | None:
     return row
 
 
+def _buyer_row(found, headers) -> BuyerRow:
+    *columns, time_zone, hours, closures = found
+    return BuyerRow(*columns, time_zone or "UTC", hours, list(closures or ()), headers,
+                    schedule.compiled(time_zone, hours, closures))
+
+
 def campaign_buyers(campaign_id: int) -> tuple[BuyerRow, ...]:
     """The campaign's routing list in the user's order, each buyer with its headers."""
     cache, ttl = _cache()
@@ -203,7 +227,7 @@ def campaign_buyers(campaign_id: int) -> tuple[BuyerRow, ...]:
         for buyer_id, name, value in db.session.execute(
                 _HEADERS.where(BuyerHeader.buyer_id.in_([r[0] for r in found]))):
             headers.setdefault(buyer_id, []).append((name, value))
-    rows = tuple(BuyerRow(*r, tuple(headers.get(r[0], ()))) for r in found)
+    rows = tuple(_buyer_row(r, tuple(headers.get(r[0], ()))) for r in found)
     cache.put(key, rows, ttl)
     _snapshot().put(key, rows)
     return rows

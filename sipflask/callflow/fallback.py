@@ -1,7 +1,7 @@
 """Outage routing: answering Twilio's webhooks when the database can't be reached.
 
 With ``OUTAGE_ROUTING`` on (the default) a call that arrives while the database is down (or
-that reaches ``POST /twilio/fallback``) is dialled to the first open buyer, by priority, of the
+that reaches ``POST /twilio/fallback``) is dialled to the first open buyer (not paused, inside its opening hours), by priority, of the
 last routing list this process read (``directory.snapshot_buyers``): caps are NOT enforced and
 the buyer may have been edited since. It is logged loudly and journalled (``journal.py``) with
 what was dialled, so it is stored when the database is back. A dial-action during the outage
@@ -17,7 +17,7 @@ from typing import Mapping
 from flask import current_app
 
 from sipflask import crypto
-from sipflask.callflow import directory, journal, params, store
+from sipflask.callflow import clock, directory, journal, params, store
 from sipflask.callflow.callbacks import RETRY_STATUSES
 from sipflask.callflow.planning import buyer_spec, plan_for, token_values
 from sipflask.callflow.voice import MSG_ERROR
@@ -39,9 +39,13 @@ def _calls() -> dict:
 
 
 def _open_buyers(campaign_id: int | None) -> list:
+    """Unpaused snapshot buyers whose opening hours are open now, by priority."""
     rows = directory.snapshot_buyers(campaign_id) if campaign_id is not None else None
+    now = clock.now()
     # sorted() is stable: equal priorities keep the routing list's order (no weighting here)
-    return sorted((b for b in rows or () if not b.paused), key=lambda b: b.priority)
+    return sorted((b for b in rows or () if not b.paused
+                   and (b.schedule is None or b.schedule.is_open(now))),
+                  key=lambda b: b.priority)
 
 
 def _dial_first(info, tried: set, position: int, action_url) -> tuple[dict | None, str | None]:

@@ -239,7 +239,7 @@ def _int_or_none(value) -> int | None:
 
 
 def _apply_dial(entry: dict) -> None:
-    from sipflask.callflow import RETRY_STATUSES, caps
+    from sipflask.callflow import RETRY_STATUSES, caps, store
     from sipflask.models import Call
     call = db.session.scalar(select(Call).where(Call.uuid == entry["uuid"]))
     if call is None:
@@ -253,7 +253,7 @@ def _apply_dial(entry: dict) -> None:
         attempt.sip_code = _int_or_none(params.get("DialSipResponseCode"))
         attempt.duration = _int_or_none(params.get("DialCallDuration"))
         attempt.ended_at = _at(entry)
-        caps.release(attempt)
+        caps.release(attempt, answered=attempt.dial_status in store.ANSWERED)
     _add_attempt(call, entry.get("attempt"), _at(entry))
     if entry.get("attempt") is None and call.status in ("ringing", "routing"):
         call.status = "no-buyer" if status in RETRY_STATUSES else "completed"

@@ -8,16 +8,20 @@ from __future__ import annotations
 import re
 import secrets
 import xml.etree.ElementTree as ET
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from sipflask.callflow import clock
 from sipflask.callflow.callbacks import RETRY_STATUSES
 from sipflask.core.redact import MASK
 
 # What a <Dial> can end with, as Twilio's DialCallStatus says it.
 OUTCOMES = tuple(sorted(RETRY_STATUSES)) + ("completed",)
+RING_SECONDS = 5  # how long a simulated dial rings before its outcome
 _PASSWORD_ATTR = re.compile(r'(password=")[^"]*(")')
 _KEY_HEADER = re.compile(r"(X-PH-RetreaverKey=)[^&<]*")
 
@@ -119,8 +123,30 @@ def _dial_action(body: str) -> str | None:
     return dial.get("action") if dial is not None else None
 
 
+def parse_at(text: str) -> datetime:
+    """``--at``: an ISO 8601 instant with its UTC offset (``2026-12-07T08:59:00-05:00``, or
+    ``...Z``)."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SimulationError(f"--at {text!r}: use an ISO 8601 time with its offset, e.g. "
+                              "2026-12-07T08:59:00-05:00") from None
+    if at.tzinfo is None:
+        raise SimulationError(f"--at {text!r}: add the UTC offset (e.g. -05:00, or Z for UTC) "
+                              "so the instant is unambiguous")
+    return at
+
+
 def run(app, *, to: str, from_: str, params: dict[str, str] | None = None,
-        outcomes: list[Outcome] | None = None) -> Simulation:
+        outcomes: list[Outcome] | None = None, at: datetime | None = None) -> Simulation:
+    """Simulate one call; with ``at``, it arrives at that instant and every step of it runs on
+    that clock (``callflow/clock.py``)."""
+    with clock.starting_at(at) if at is not None else nullcontext():
+        return _run(app, to, from_, params, outcomes)
+
+
+def _run(app, to: str, from_: str, params: dict[str, str] | None,
+         outcomes: list[Outcome] | None) -> Simulation:
     token = app.config.get("TWILIO_AUTH_TOKEN")
     if not token:
         # No Twilio account configured yet (e.g. the demo): sign with a throwaway token that
@@ -156,6 +182,8 @@ def run(app, *, to: str, from_: str, params: dict[str, str] | None = None,
         if outcome.sip_code is not None:
             dial["DialSipResponseCode"] = str(outcome.sip_code)
         total += outcome.duration or 0
+        # The attempt rang and (if answered) talked before Twilio calls the dial-action back.
+        clock.advance(RING_SECONDS + (outcome.duration or 0))
         step = post(action, dial)
     sim.unused_outcomes = pending
     if step.status == 200 and not _dial_action(step.body):

@@ -13,15 +13,16 @@ from typing import Mapping
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from sipflask import plugins
-from sipflask.callflow import caps
+from sipflask.callflow import caps, clock
 from sipflask.callflow.directory import NumberRow
 from sipflask.callflow.params import call_sid as stored_call_sid
 from sipflask.callflow.params import fit
 from sipflask.extensions import db
-from sipflask.models import Attempt, Call, new_call_key, utcnow
+from sipflask.models import Attempt, Call, new_call_key
 from sipflask.monitoring import metrics
 
 OPEN_STATUSES = ("ringing", "routing")
+ANSWERED = ("completed", "answered")  # DialCallStatus of an attempt the buyer picked up
 
 _CALLS, _ATTEMPTS = Call.__table__, Attempt.__table__
 # Built once: the values come as execution parameters, so SQLAlchemy compiles each only once.
@@ -86,18 +87,19 @@ def is_ended(call: Call) -> bool:
 def close_call(call: Call, status: str, source: str, duration: int | None = None) -> None:
     """The call ended (``status`` as Twilio says it): give back every slot its attempts hold
     and record the final state, once. The caller holds the call's lock and commits."""
+    now = clock.now()
     for attempt in sorted(call.attempts, key=lambda a: a.buyer_id or 0):  # one lock order
-        if attempt.holds_slot:
-            caps.release(attempt)
         if attempt.dial_status is None and attempt.buyer_id is not None:
             attempt.dial_status = "completed" if status == "completed" else "canceled"
-            attempt.ended_at = utcnow()
+            attempt.ended_at = now
+        if attempt.holds_slot or attempt.cap_place:
+            caps.release(attempt, answered=attempt.dial_status in ANSWERED)
     if call.status in OPEN_STATUSES:
         call.status = fit(status, 32)
     if duration is not None or call.duration is None:
         call.duration = duration
     if call.ended_at is None:
-        call.ended_at = utcnow()
+        call.ended_at = now
         call.state_source = source
         metrics.call_outcome(call.status)
 
@@ -114,7 +116,7 @@ def state_of(call: Call) -> CallState:
 def write_call(state: CallState, status: str, *, reason: str | None = None,
                ended: bool = False) -> None:
     """Insert the call (first write) or update its status."""
-    now = utcnow()
+    now = clock.now()
     values = {"status": status}
     if reason is not None:
         values["reason"] = fit(reason, 500)
@@ -153,7 +155,8 @@ def attempt_row(state: CallState, buyer, planned) -> dict:
         twiml=None if plan.error else plan.twiml,
         # Every row has every key: they are inserted in one executemany.
         holds_slot=False, lease_expires_at=None, answer=None, skipped=[], dial_status=None,
-        started_at=utcnow(), ended_at=None)
+        cap_place=False, cap_hour=None, cap_day=None, cap_month=None,
+        started_at=clock.now(), ended_at=None)
 
 
 def insert_attempts(call_id: int, rows: list[dict]) -> None:
@@ -164,6 +167,14 @@ def insert_attempts(call_id: int, rows: list[dict]) -> None:
 def delete_attempt(call_id: int, position: int) -> None:
     """Take back an attempt written in this transaction (its buyer could not be reserved)."""
     db.session.execute(_DELETE_ATTEMPT, {"attempt_call": call_id, "attempt_position": position})
+
+
+def set_cap_place(call_id: int, position: int, holds: bool) -> None:
+    """Correct an attempt's ``cap_place`` (its buyer's counting mode changed since routing
+    read it)."""
+    db.session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.call_id == call_id,
+                                               _ATTEMPTS.c.position == position)
+                       .values(cap_place=holds))
 
 
 def attempts_of(call_id: int) -> list[Attempt]:

@@ -17,13 +17,13 @@ from typing import Mapping
 from sqlalchemy.exc import IntegrityError
 
 from sipflask import crypto, plugins
-from sipflask.callflow import caps, directory, params, store
+from sipflask.callflow import availability, caps, clock, directory, params, store
 from sipflask.callflow.planning import (PlannedAttempt, buyer_spec, plan_for, token_values,
                                         with_plugin_values)
 from sipflask.callflow.store import CallState
-from sipflask.core import callstory, dialplan, routing, sip, twiml
+from sipflask.core import callstory, capwindows, dialplan, routing, sip, twiml
 from sipflask.extensions import db
-from sipflask.models import Call, utcnow
+from sipflask.models import Call
 from sipflask.monitoring import metrics
 
 log = logging.getLogger("sipflask.calls")
@@ -122,30 +122,25 @@ def answer_again(call: Call, action_url) -> str:
     return twiml.hangup()
 
 
-def _candidate(b: directory.BuyerRow, tried: set, day) -> routing.Candidate:
-    return routing.Candidate(
-        buyer_id=b.id, priority=b.priority, weight=b.weight, paused=b.paused,
-        concurrency_cap=b.concurrency_cap, active_calls=b.active_calls,
-        daily_cap=b.daily_cap, calls_today=caps.counts_today(b, day),
-        tried=b.id in tried)
-
-
-def _candidates(buyers: dict, tried: set, day) -> list[routing.Candidate]:
-    """The routing list as candidates, pause and caps as the database has them now.
+def _candidates(buyers: dict, tried: set, when) -> list[routing.Candidate]:
+    """The routing list as candidates at ``when``, pause and caps as the database has them now.
 
     The list may come from the routing cache: a buyer it shows as eligible is re-checked by
     ``caps.take`` anyway; one it shows as paused or at a cap is read again (expired leases
     given back first), so no buyer is ever passed over on a stale snapshot.
     """
-    cands = [_candidate(b, tried, day) for b in buyers.values()]
-    doubtful = [c.buyer_id for c in cands if not c.tried and routing.skip_reason(c)]
+    cands = [availability.candidate(b, availability.windows_of(b, when), b.id in tried)
+             for b in buyers.values()]
+    doubtful = [c.buyer_id for c in cands if not c.tried and caps.refusal_kind(
+        routing.skip_reason(c) or "") in ("paused", "cap")]
     if not doubtful:
         return cands  # the usual case: nothing more to read
     current = caps.current(doubtful)
     for i, c in enumerate(cands):
         if c.buyer_id in current:
-            cands[i] = _candidate(dataclasses.replace(buyers[c.buyer_id],
-                                                      **current[c.buyer_id]), tried, day)
+            fresh = dataclasses.replace(buyers[c.buyer_id], **current[c.buyer_id])
+            cands[i] = availability.candidate(fresh, availability.windows_of(fresh, when),
+                                              c.tried)
     return cands
 
 
@@ -178,13 +173,13 @@ def route(state: CallState, action_url) -> str:
     info = state.info
     buyers = {b.id: b for b in directory.campaign_buyers(info.campaign_id)} \
         if info.campaign_id is not None else {}
-    day = caps.today()
+    when = clock.now()
     # A new call's row goes in first: a repeated webhook fails here (unique CallSid) before
     # any buyer is reserved.
     inserted_now = state.id is None
     if inserted_now:
         store.write_call(state, "routing")
-    done = _choose(state, buyers, day, action_url)
+    done = _choose(state, buyers, when, action_url)
     _record(state, done, inserted_now)
     if done.plan is not None:
         log.info("call %s: attempt %d dials buyer %s (%s)", info.uuid, state.position - 1,
@@ -194,10 +189,10 @@ def route(state: CallState, action_url) -> str:
     return twiml.say_and_hangup(MSG_NO_BUYER)
 
 
-def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
+def _choose(state: CallState, buyers: dict, when, action_url) -> _Round:
     """Pick, plan and reserve buyers until one is reserved or none is left."""
     info = state.info
-    cands = _candidates(buyers, state.tried, day)
+    cands = _candidates(buyers, state.tried, when)
     done = _Round()
     while True:
         chosen, skips = routing.pick_next(cands, _rng)
@@ -217,7 +212,7 @@ def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
         row = store.attempt_row(state, buyer, planned)
         if planned.plan.error:
             # The buyer's number expanded into something undiallable: record it, try the next.
-            row.update(dial_status="failed", ended_at=utcnow(),
+            row.update(dial_status="failed", ended_at=when,
                        skipped=done.skipped + [_skip(buyer, f"not dialled: {planned.plan.error}")])
             done.rows.append(row)
             log.warning("call %s: buyer %s not dialled: %s", info.uuid, buyer.id,
@@ -225,29 +220,35 @@ def _choose(state: CallState, buyers: dict, day, action_url) -> _Round:
             state.position += 1
             done.skipped = []
             continue
-        if _reserve(state, done, buyer, row, day):
+        if _reserve(state, done, buyer, row, when):
             state.tried.add(buyer.id)
             state.position += 1
             done.plan, done.buyer_id = planned.plan, buyer.id
             return done
 
 
-def _reserve(state: CallState, done: _Round, buyer, row: dict, day) -> bool:
+def _reserve(state: CallState, done: _Round, buyer, row: dict, when) -> bool:
     """Write the attempt, then take the buyer's slot, or take the attempt back and say why not.
 
     Reserving is the last statement before the COMMIT: every call to a buyer updates its row,
     and the row stays locked from that UPDATE to the COMMIT, so nothing else may sit between.
     """
+    windows = availability.windows_of(buyer, when)
+    connected = buyer.cap_counts == capwindows.CONNECTED
     row.update(holds_slot=True, skipped=list(done.skipped),
-               lease_expires_at=caps.lease_until(buyer.timeout))
+               lease_expires_at=caps.lease_until(buyer.timeout, when), cap_place=connected,
+               cap_hour=windows.hour, cap_day=windows.day, cap_month=windows.month)
     store.insert_attempts(state.id, done.rows + [row])
     done.rows = []
     # The routing snapshot may be stale (or cached): the database has the last word on
     # caps and pauses, and the refusal's words come from the buyer's current row.
-    refused = caps.take(buyer.id, day)
-    if refused is None:
+    mode = caps.take(buyer.id, windows)
+    if mode is not None:
+        if (mode == capwindows.CONNECTED) != connected:  # changed since the snapshot
+            store.set_cap_place(state.id, row["position"], not connected)
         done.skipped = []
         return True
+    refused = availability.refusal(buyer, when)
     store.delete_attempt(state.id, row["position"])
     done.skipped.append(_skip(buyer, refused))
     metrics.skip(caps.refusal_kind(refused))

@@ -16,13 +16,18 @@ from flask.cli import with_appcontext
 @click.option("--outcome", "outcomes", multiple=True, metavar="STATUS[:SIPCODE[:SECONDS]]",
               help="Result of the next dial (busy, no-answer, failed, canceled, completed), "
                    "e.g. busy:486. Repeat for each buyer dialled.")
-def simulate_call_command(to, from_, params, outcomes):
+@click.option("--at", "at", metavar="TIMESTAMP",
+              help="When the call arrives, ISO 8601 with offset, e.g. 2026-12-07T08:59:00-05:00: "
+                   "routing, opening hours, cap windows and every later step use that clock. "
+                   "Default: now.")
+def simulate_call_command(to, from_, params, outcomes, at):
     """Play Twilio's part for one call through the real, signed webhook endpoints."""
     from sipflask.callflow import simulate
     try:
         sim = simulate.run(current_app._get_current_object(), to=to, from_=from_,
                            params=simulate.parse_params(params),
-                           outcomes=[simulate.Outcome.parse(o) for o in outcomes])
+                           outcomes=[simulate.Outcome.parse(o) for o in outcomes],
+                           at=simulate.parse_at(at) if at else None)
     except simulate.SimulationError as exc:
         raise click.ClickException(str(exc))
     for n, step in enumerate(sim.steps, 1):

@@ -1,8 +1,10 @@
 """Routing: pick the next buyer to dial for a call.
 
 SPEC "Routing": buyers are tried by priority (lower value first), weighted
-random among equal priority; paused buyers, buyers at a cap and buyers
-outside business hours are skipped with the reason recorded.
+random among equal priority; paused buyers, buyers outside their opening
+hours and buyers at a cap are skipped with the reason recorded, in words
+that say when the buyer comes back (``closed (opens Mon 09:00
+America/New_York)``, ``daily cap 200 reached (resets 00:00 America/Chicago)``).
 
 This is the pure decision only. Caps must hold across app processes, so the
 caller loads ``active_calls``/``calls_today`` from the database and re-checks
@@ -18,6 +20,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+
+from sipflask.core import capwindows
 
 __all__ = ["Candidate", "Skip", "skip_reason", "pick_next"]
 
@@ -26,8 +31,12 @@ __all__ = ["Candidate", "Skip", "skip_reason", "pick_next"]
 class Candidate:
     """One buyer on the campaign's routing list, as seen for this call.
 
-    ``concurrency_cap``/``daily_cap`` of ``None`` mean "no cap"; ``0`` is a
-    real cap that blocks every call (the form decides how to present it).
+    A cap of ``None`` means "no cap"; ``0`` is a real cap that blocks every
+    call (the form decides how to present it). ``calls_hour``/``calls_today``/
+    ``calls_month`` are the counts of the windows ``when`` falls in (0 when the
+    stored counter belongs to an earlier window), on the buyer's clock
+    (``time_zone``). ``closed`` is the skip reason when the buyer's opening
+    hours are closed at ``when`` (see ``core.schedule.closed_reason``).
     """
 
     buyer_id: int
@@ -40,6 +49,22 @@ class Candidate:
     calls_today: int = 0
     tried: bool = False
     open_now: bool = True
+    closed: str | None = None
+    hourly_cap: int | None = None
+    calls_hour: int = 0
+    monthly_cap: int | None = None
+    calls_month: int = 0
+    total_cap: int | None = None
+    calls_total: int = 0
+    time_zone: str = "UTC"
+    when: datetime | None = None
+
+    def window_caps(self):
+        """``(kind, cap, used)`` of the caps counted in windows, longest window first."""
+        return ((capwindows.LIFETIME, self.total_cap, self.calls_total),
+                (capwindows.MONTHLY, self.monthly_cap, self.calls_month),
+                (capwindows.DAILY, self.daily_cap, self.calls_today),
+                (capwindows.HOURLY, self.hourly_cap, self.calls_hour))
 
 
 @dataclass
@@ -54,18 +79,25 @@ def skip_reason(c: Candidate) -> str | None:
     """Why ``c`` cannot be dialled now, or None if it can.
 
     Checked in this order, so the recorded reason is the most telling one:
-    already tried, paused, concurrency cap, daily cap, business hours.
+    already tried, paused, closed (caps don't matter while closed), concurrency
+    cap, then the lifetime, monthly, daily and hourly caps: the longest window
+    reached first, because the buyer comes back only when that one resets.
     """
     if c.tried:
         return "already tried"
     if c.paused:
         return "paused"
-    if c.concurrency_cap is not None and c.active_calls >= c.concurrency_cap:
-        return f"concurrency cap reached ({c.active_calls}/{c.concurrency_cap})"
-    if c.daily_cap is not None and c.calls_today >= c.daily_cap:
-        return f"daily cap reached ({c.calls_today}/{c.daily_cap})"
+    if c.closed:
+        return c.closed
     if not c.open_now:
         return "outside business hours"
+    if c.concurrency_cap is not None and c.active_calls >= c.concurrency_cap:
+        return f"concurrency cap reached ({c.active_calls}/{c.concurrency_cap})"
+    for kind, cap, used in c.window_caps():
+        if cap is not None and used >= cap:
+            if c.when is None:
+                return f"{kind} cap {cap} reached"
+            return capwindows.cap_reason(kind, cap, c.time_zone, c.when)
     return None
 
 

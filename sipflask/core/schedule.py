@@ -30,12 +30,17 @@ subtracts two datetimes of the same zone by their wall clocks, ignoring ``fold``
 """
 from __future__ import annotations
 
+import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from sipflask.core import localclock
 from sipflask.core.localclock import DAY, ZoneInfo
+
+log = logging.getLogger("sipflask.calls")
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -191,6 +196,22 @@ def build(time_zone: str, hours: dict | None = None, closures: list | None = Non
                                                          for r in c.get("hours") or ()))
              for c in closures or ()}
     return Schedule(name, weekly, dated)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(time_zone: str, hours_json: str, closures_json: str) -> Schedule:
+    return build(time_zone, json.loads(hours_json), json.loads(closures_json))
+
+
+def compiled(time_zone, hours, closures) -> Schedule:
+    """``build`` for stored data, cached. Stored data was checked when saved; if it still can't
+    be read (edited by hand in the database), the buyer is open 24/7, as before schedules."""
+    try:
+        return _compiled(time_zone or "UTC", json.dumps(hours, sort_keys=True),
+                         json.dumps(closures or [], sort_keys=True))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("buyer schedule unreadable (%s): treated as open 24/7", exc)
+        return Schedule("UTC")
 
 
 def open_at(time_zone: str, hours: dict | None, closures: list | None,
