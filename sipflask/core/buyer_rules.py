@@ -3,14 +3,16 @@
 ``check_buyer`` takes a buyer in the import/export shape and returns a ``Report`` and the
 cleaned record: Number (E.164, or a SIP URI under Twilio's length limit, tokens allowed), SIP
 credentials, SIP headers (unique names, not the ones sipflask sets, the whole header part under
-Twilio's limit before any token is filled in), routing numbers and caps.
+Twilio's limit before any token is filled in), routing numbers, caps and what they count, and
+opening hours (time zone, weekly hours, closures).
 """
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Iterable
 
-from sipflask.core import phone, sip, sipheaders, tokens
+from sipflask.core import capwindows, localclock, phone, schedule_rules, sip, sipheaders, tokens
 from sipflask.core.validation import CONTROL_RE, Report, check_int, check_text
 
 SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
@@ -20,6 +22,9 @@ SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
 # limits just because a call carries a longer key.
 SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
 SAMPLE_KEY = "0" * 64
+CAP_LABELS = (("concurrency_cap", "Concurrency cap"), ("hourly_cap", "Hourly cap"),
+              ("daily_cap", "Daily cap"), ("monthly_cap", "Monthly cap"),
+              ("total_cap", "Lifetime cap"))
 MAX_TIMEOUT = 600
 MIN_TIMEOUT = 5
 
@@ -150,9 +155,38 @@ def check_fixed_header_part(report: Report, number: str, rows: list[tuple[str, s
                            f"token is filled in; Twilio's limit is under {sipheaders.HEADER_PART_LIMIT}.")
 
 
+def check_caps(report: Report, rec: dict) -> dict:
+    """The caps and what they count: ``{"concurrency_cap", "hourly_cap", "daily_cap",
+    "monthly_cap", "total_cap", "cap_counts"}`` (a cap of None = no cap)."""
+    clean: dict[str, Any] = {}
+    for key, label in CAP_LABELS:
+        clean[key] = check_int(report, rec, key, default=None, nullable=True, label=label)
+    clean["cap_counts"], error = capwindows.check_cap_counts(rec.get("cap_counts"))
+    if error:
+        report.error("cap_counts", error)
+    return clean
+
+
+def check_opening_hours(report: Report, rec: dict, now: datetime | None) -> dict:
+    """``time_zone``, ``hours`` and ``closures`` (see ``schedule_rules.check_schedule``); a
+    closure before the buyer's local date at ``now`` is a warning."""
+    zone = localclock.canonical_zone(rec.get("time_zone") or "UTC")
+    today = capwindows.local_date(zone, now) if zone and now is not None else None
+    found, clean = schedule_rules.check_schedule(rec, today)
+    for path, messages in found.errors.items():
+        for message in messages:
+            report.error(path, message)
+    for path, messages in found.warnings.items():
+        for message in messages:
+            report.warn(path, message)
+    return clean
+
+
 def check_buyer(rec: dict, *, default_region: str | None = None,
-                known_tokens: Iterable[str] = ()) -> tuple[Report, dict]:
-    """Check a buyer record; returns the report and the cleaned record."""
+                known_tokens: Iterable[str] = (),
+                now: datetime | None = None) -> tuple[Report, dict]:
+    """Check a buyer record; returns the report and the cleaned record. ``now`` is the moment
+    the closures are compared with (warnings for past dates); None: no such warnings."""
     report = Report()
     clean: dict[str, Any] = {}
     clean["name"] = check_text(report, rec, "name")
@@ -180,10 +214,8 @@ def check_buyer(rec: dict, *, default_region: str | None = None,
     clean["weight"] = check_int(report, rec, "weight", default=1, maximum=1000)
     clean["timeout"] = check_int(report, rec, "timeout", default=30, minimum=MIN_TIMEOUT,
                                  maximum=MAX_TIMEOUT, label="Ring timeout")
-    clean["concurrency_cap"] = check_int(report, rec, "concurrency_cap", default=None,
-                                         nullable=True, label="Concurrency cap")
-    clean["daily_cap"] = check_int(report, rec, "daily_cap", default=None, nullable=True,
-                                   label="Daily cap")
+    clean.update(check_caps(report, rec))
+    clean.update(check_opening_hours(report, rec, now))
     paused = rec.get("paused", False)
     if not isinstance(paused, bool):
         report.error("paused", "Paused must be true or false.")

@@ -19,7 +19,8 @@ REFUSED = ("Not saved: the database refused the change (it was probably changed 
            "time). Check the values and save again.")
 
 BUYER_FIELDS = ("ref", "name", "number", "sip_username", "priority", "weight", "timeout",
-                "concurrency_cap", "daily_cap", "paused")
+                "concurrency_cap", "hourly_cap", "daily_cap", "monthly_cap", "total_cap",
+                "cap_counts", "time_zone", "hours", "closures", "paused")
 
 
 def commit(writes: Callable[[], object] | None = None) -> bool:
