@@ -53,6 +53,14 @@ PG_HOST, PG_PORT, PG_USER, PG_DB = "127.0.0.1", 5432, "postgres", "sipflask_benc
 PUBLIC_URL = "https://bench.sipflask.test"
 PATH = "/twilio/voice"
 TOKEN = "bench-auth-token-" + "0123456789abcdef"
+# --schedules: opening hours that are open all week but go through every range check (two
+# ranges a day, an overnight one, a closure ahead), in zones with odd offsets and DST.
+SCHEDULED = (("America/New_York", "dialled"), ("Asia/Kolkata", "connected"),
+             ("Australia/Lord_Howe", "dialled"), ("America/Los_Angeles", "connected"))
+OPEN_WEEK = json.dumps({d: ["00:00-11:30", "11:30-22:00", "22:00-24:00"]
+                        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+CLOSURES = json.dumps([{"date": "2099-12-25", "hours": []}])
+
 # The demo's tracking numbers, weighted like a realistic mix of campaigns.
 NUMBERS = [("+18882223333", 4), ("+18664420199", 3), ("+18773331212", 2), ("+18448210555", 1)]
 GOAL_THROUGHPUT = 0.60   # sipflask >= 60 % of the floor's req/s at 16 concurrent
@@ -120,10 +128,22 @@ class Db:
         rows = self.run(sql)
         return rows[0][0] if rows else None
 
+    schedules = False  # --schedules: every buyer on opening hours, with every cap set
+
     def lift_caps(self) -> None:
-        self.run("UPDATE buyers SET concurrency_cap = NULL, daily_cap = NULL, paused = "
-                 + ("false" if self.kind == "postgres" else "0")
-                 + ", active_calls = 0, calls_today = 0")
+        false = "false" if self.kind == "postgres" else "0"
+        caps = "NULL"
+        if self.schedules:
+            # Caps far above what a run can reach, so every window is checked but none ends it.
+            caps = "1000000000"
+            for i, (zone, mode) in enumerate(SCHEDULED):
+                self.run(f"UPDATE buyers SET time_zone = '{zone}', hours = '{OPEN_WEEK}', "
+                         f"closures = '{CLOSURES}', cap_counts = '{mode}' "
+                         f"WHERE id % {len(SCHEDULED)} = {i}")
+        self.run(f"UPDATE buyers SET concurrency_cap = {caps}, daily_cap = {caps}, "
+                 f"hourly_cap = {caps}, monthly_cap = {caps}, total_cap = {caps}, "
+                 f"paused = {false}, active_calls = 0, calls_today = 0, calls_hour = 0, "
+                 "calls_month = 0, calls_total = 0")
 
     def empty_calls(self) -> None:
         if self.kind == "postgres":
@@ -461,6 +481,9 @@ def main(argv=None) -> int:
                     help="gunicorn app for sipflask (default sipflask:create_app())")
     ap.add_argument("--sipflask-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the sipflask server only (repeatable)")
+    ap.add_argument("--schedules", action="store_true",
+                    help="put every buyer on opening hours in its own zone, with every cap set "
+                         "(high enough never to refuse) and half of them counting connected calls")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the PG database at the end")
     args = ap.parse_args(argv)
 
@@ -487,6 +510,7 @@ def main(argv=None) -> int:
     try:
         uri = make_database(kind, tmp)
         db = Db(kind, uri)
+        db.schedules = results["schedules"] = args.schedules
         env = {**os.environ,
                "SIPFLASK_SQLALCHEMY_DATABASE_URI": uri, "SIPFLASK_TWILIO_AUTH_TOKEN": TOKEN,
                "SIPFLASK_PUBLIC_URL": PUBLIC_URL, "SIPFLASK_SECRET_KEY": "bench-" + "k" * 40,

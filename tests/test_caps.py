@@ -94,14 +94,16 @@ def test_daily_counter_starts_again_at_the_buyers_midnight(demo):
     before = caps.Windows.at("America/Chicago", datetime(2026, 12, 2, 5, 59, 59, tzinfo=timezone.utc))
     after = caps.Windows.at("America/Chicago", datetime(2026, 12, 2, 6, 0, 0, tzinfo=timezone.utc))
     with demo.app_context():
-        assert caps.reserve(buyer_id, before) == "dialled"
+        assert caps.reserve(buyer_id, before).mode == "dialled"
         assert caps.reserve(buyer_id, before) is None
-        assert caps.reserve(buyer_id, after) == "dialled"
+        assert caps.reserve(buyer_id, after).day.isoformat() == "2026-12-02"
+        # A late call of the old day never moves the counter back: it is held to the new day.
+        assert caps.reserve(buyer_id, before) is None
         buyer = db.session.get(Buyer, buyer_id)
         db.session.refresh(buyer)
         assert (buyer.calls_day.isoformat(), buyer.calls_today) == ("2026-12-02", 1)
         assert caps.used(buyer, after) == (1, 1, 2)  # hour, day: new windows; December: 2
-        assert caps.used(buyer, before)[1] == 0
+        assert caps.used(buyer, before)[1] == 1  # from the old day, the new one counts
         db.session.rollback()
 
 
@@ -136,7 +138,7 @@ def test_take_gives_back_expired_leases_once(demo):
         db.session.add_all([call, stale])
         db.session.get(Buyer, buyer_id).active_calls = 1
         db.session.commit()
-        assert caps.take(buyer_id) == "dialled"  # the expired lease gave its slot back
+        assert caps.take(buyer_id).mode == "dialled"  # the expired lease gave its slot back
         assert caps.take(buyer_id) is None  # 1/1 at once
         assert caps.reap_expired(buyer_id) == 0
         db.session.refresh(stale)

@@ -15,7 +15,7 @@ def at(name, *args, fold=0):
 
 def test_keys_are_local():
     when = at(CHI, 2026, 12, 31, 23, 59, 59)
-    assert cw.window_keys(CHI, when) == {"hourly": "2026-12-31T23-06:00", "daily": "2026-12-31",
+    assert cw.window_keys(CHI, when) == {"hourly": "2027-01-01T05:00:00Z", "daily": "2026-12-31",
                                          "monthly": "2026-12", "lifetime": "all"}
     assert cw.window_key("daily", CHI, when + timedelta(seconds=1)) == "2027-01-01"
     assert cw.local_date("Asia/Kolkata", datetime(2026, 12, 1, 18, 30, tzinfo=UTC)).day == 2
@@ -35,7 +35,8 @@ def test_reasons():
 
 def test_fall_back_hours_are_two_windows():
     first, second = at(NY, 2026, 11, 1, 1, 30), at(NY, 2026, 11, 1, 1, 30, fold=1)
-    assert cw.window_key("hourly", NY, first) != cw.window_key("hourly", NY, second)
+    assert cw.window_key("hourly", NY, first) == "2026-11-01T05:00:00Z"
+    assert cw.window_key("hourly", NY, second) == "2026-11-01T06:00:00Z"
     assert cw.resets_at("hourly", NY, first) == datetime(2026, 11, 1, 6, tzinfo=UTC)
     assert cw.resets_at("hourly", NY, second) == datetime(2026, 11, 1, 7, tzinfo=UTC)
     assert cw.resets_at("daily", NY, first) == datetime(2026, 11, 2, 5, tzinfo=UTC)  # 25 h day
@@ -50,13 +51,23 @@ def test_spring_forward_and_half_hour_zones():
     lh = "Australia/Lord_Howe"
     reset = cw.resets_at("hourly", lh, datetime(2026, 10, 3, 14, 45, tzinfo=UTC))
     assert reset == datetime(2026, 10, 3, 15, 30, tzinfo=UTC)
-    assert cw.window_key("hourly", lh, reset) == "2026-10-04T02+11:00"
+    assert cw.window_key("hourly", lh, reset) == "2026-10-03T15:30:00Z"
+    assert cw.window_key("hourly", lh, reset - timedelta(seconds=1)) == "2026-10-03T14:30:00Z"
 
 
 def test_rollover_at_local_midnight():
     before, after = at(CHI, 2026, 12, 7, 23, 59, 59), at(CHI, 2026, 12, 8, 0, 0, 0)
     assert cw.resets_at("daily", CHI, before) == after.astimezone(UTC)
     assert cw.window_key("daily", CHI, before) != cw.window_key("daily", CHI, after)
+
+
+def test_keys_sort_in_time_order_across_dst_and_odd_offsets():
+    for name in (NY, "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham"):
+        start = datetime(2026, 3, 1, tzinfo=UTC)
+        keys = {kind: [cw.window_key(kind, name, start + timedelta(minutes=15 * i))
+                       for i in range(4 * 24 * 250)] for kind in ("hourly", "daily", "monthly")}
+        for kind, seq in keys.items():
+            assert seq == sorted(seq), (name, kind)
 
 
 def test_count_modes():

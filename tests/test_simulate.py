@@ -1,8 +1,10 @@
 """``flask simulate-call`` drives the real, signed webhook endpoints."""
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 
 from sipflask.extensions import db
-from sipflask.models import Call
+from sipflask.models import Buyer, Call
 from tests.support.webhook import AUTO, pause_all_but
 
 
@@ -110,3 +112,51 @@ def test_simulate_says_when_a_plugin_timed_out_or_failed(tmp_path, backend):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def _lunch_queue(app):
+    pause_all_but(app, "queue", "secure")
+    with app.app_context():
+        for buyer in db.session.scalars(select(Buyer)):
+            buyer.time_zone, buyer.hours, buyer.closures = "UTC", None, []
+        queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        queue.time_zone = "America/New_York"
+        queue.hours = {d: ["09:00-12:00", "13:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+        db.session.commit()
+
+
+def test_simulate_at_routes_on_that_clock_for_every_step(runner, demo):
+    _lunch_queue(demo)
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671",
+                                 "--at", "2026-12-07T08:59:00-05:00",
+                                 "--outcome", "completed:200:60"])
+    assert result.exit_code == 0, result.output
+    assert "closed (opens Mon 09:00 America/New_York)" in result.output
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        arrived = datetime.fromisoformat("2026-12-07T08:59:00-05:00")
+        assert abs(call.created_at - arrived) < timedelta(seconds=5)
+        (attempt,) = call.attempts
+        assert attempt.skipped[0]["reason"] == "closed (opens Mon 09:00 America/New_York)"
+        assert abs(attempt.started_at - arrived) < timedelta(seconds=5)
+        # Dial-action and status ran on the same clock: a few seconds of ringing, 60 of talk.
+        assert timedelta(seconds=60) <= attempt.ended_at - arrived < timedelta(seconds=90)
+        assert timedelta(seconds=60) <= call.ended_at - arrived < timedelta(seconds=90)
+        assert call.status == "completed"
+
+
+def test_simulate_at_one_minute_later_reaches_the_open_buyer(runner, demo):
+    _lunch_queue(demo)
+    result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+14155552671",
+                                 "--at", "2026-12-07T14:00:00Z"])
+    assert result.exit_code == 0, result.output
+    assert "sip:agentqueue@pbx.example.com" in result.output
+    assert "closed (" not in result.output
+
+
+def test_simulate_at_needs_an_offset(runner, demo):
+    for bad, words in (("2026-12-07T08:59:00", "add the UTC offset"),
+                       ("next monday", "ISO 8601"), ("2026-13-07T08:59:00Z", "ISO 8601")):
+        result = runner.invoke(args=["simulate-call", "--to", AUTO, "--from", "+1", "--at", bad])
+        assert result.exit_code != 0 and words in result.output, result.output
+        assert "Traceback" not in result.output

@@ -66,13 +66,18 @@ class Windows:
                    date.fromisoformat(keys[capwindows.DAILY]), keys[capwindows.MONTHLY])
 
 
+def _count(count, key, window):
+    return count if key is not None and key >= window else 0
+
+
 def used(row, windows: Windows) -> tuple[int, int, int]:
-    """Calls counted this hour, day and month (a stored counter of an earlier window is 0).
+    """Calls counted this hour, day and month (a stored counter of an earlier window is 0; of
+    a later one, see :data:`_RESERVE`, counts).
 
     ``row`` is anything with the counter columns (a Buyer, a directory row)."""
-    return (row.calls_hour if row.calls_hour_key == windows.hour else 0,
-            row.calls_today if row.calls_day == windows.day else 0,
-            row.calls_month if row.calls_month_key == windows.month else 0)
+    return (_count(row.calls_hour, row.calls_hour_key, windows.hour),
+            _count(row.calls_today, row.calls_day, windows.day),
+            _count(row.calls_month, row.calls_month_key, windows.month))
 
 
 _B = Buyer.__table__.c  # Core columns: no ORM bookkeeping on the webhook's hot path
@@ -80,13 +85,26 @@ _HOUR, _DAY, _MONTH = (bindparam("reserve_hour"), bindparam("reserve_day", type_
                        bindparam("reserve_month"))
 
 
+def _current(key, window):
+    """The stored window is the call's, or a later one: the counter only ever moves forward.
+
+    Around a boundary a call that read the clock at 23:59:59.999 can reach the database after
+    one that read 00:00:00.001; moving the counter back to the old window would forget the new
+    window's count, so the late call is counted in (and held to) the new window instead."""
+    return and_(key.is_not(None), key >= window)
+
+
 def _under(cap, key, count, window):
-    """The count of the window the call falls in is below the cap (or there is none)."""
-    return or_(cap.is_(None), case((key == window, count), else_=0) < cap)
+    """The count of the call's window is below the cap (or there is no cap)."""
+    return or_(cap.is_(None), case((_current(key, window), count), else_=0) < cap)
 
 
 def _bumped(key, count, window):
-    return case((key == window, count + 1), else_=1)
+    return case((_current(key, window), count + 1), else_=1)
+
+
+def _moved(key, window):
+    return case((_current(key, window), key), else_=window)
 
 
 # Built once, with the buyer and the windows as parameters: compiled once per process.
@@ -99,26 +117,39 @@ _RESERVE = (
            _under(_B.monthly_cap, _B.calls_month_key, _B.calls_month, _MONTH),
            or_(_B.total_cap.is_(None), _B.calls_total < _B.total_cap))
     .values(active_calls=_B.active_calls + 1,
-            calls_hour=_bumped(_B.calls_hour_key, _B.calls_hour, _HOUR), calls_hour_key=_HOUR,
-            calls_today=_bumped(_B.calls_day, _B.calls_today, _DAY), calls_day=_DAY,
+            calls_hour=_bumped(_B.calls_hour_key, _B.calls_hour, _HOUR),
+            calls_hour_key=_moved(_B.calls_hour_key, _HOUR),
+            calls_today=_bumped(_B.calls_day, _B.calls_today, _DAY),
+            calls_day=_moved(_B.calls_day, _DAY),
             calls_month=_bumped(_B.calls_month_key, _B.calls_month, _MONTH),
-            calls_month_key=_MONTH, calls_total=_B.calls_total + 1)
-    .returning(_B.cap_counts)
+            calls_month_key=_moved(_B.calls_month_key, _MONTH), calls_total=_B.calls_total + 1)
+    .returning(_B.cap_counts, _B.calls_hour_key, _B.calls_day, _B.calls_month_key)
 )
 
 
-def reserve(buyer_id: int, windows: Windows | None = None) -> str | None:
-    """Take one concurrency slot and one call in each cap window for the buyer; returns what
-    its caps count (``"dialled"``/``"connected"``), or None when a cap is reached or the buyer
-    is paused (checked here too, so a pause applies even to a cached routing list).
+@dataclass(frozen=True)
+class Reserved:
+    """A reservation made: what the buyer's caps count, and the windows it was counted in."""
+
+    mode: str
+    hour: str
+    day: date
+    month: str
+
+
+def reserve(buyer_id: int, windows: Windows | None = None) -> Reserved | None:
+    """Take one concurrency slot and one call in each cap window for the buyer, or None when a
+    cap is reached or the buyer is paused (checked here too, so a pause applies even to a
+    cached routing list).
 
     Runs in the caller's transaction: commit (or roll back) promptly, the row stays locked
     until then on PostgreSQL.
     """
     w = windows or Windows.at("UTC")
-    return db.session.execute(_RESERVE, {
+    row = db.session.execute(_RESERVE, {
         "reserve_buyer": buyer_id, "reserve_hour": w.hour, "reserve_day": w.day,
-        "reserve_month": w.month}).scalar()
+        "reserve_month": w.month}).first()
+    return None if row is None else Reserved(*row)
 
 
 _A = Attempt.__table__.c
@@ -146,13 +177,13 @@ def reap_expired(buyer_id: int, at: datetime | None = None) -> int:
     return released
 
 
-def take(buyer_id: int, windows: Windows | None = None) -> str | None:
+def take(buyer_id: int, windows: Windows | None = None) -> Reserved | None:
     """:func:`reserve`, with the buyer's expired leases given back and one more try when it is
     refused. Like :func:`reserve`, runs in the caller's transaction."""
-    mode = reserve(buyer_id, windows)
-    if mode is None and reap_expired(buyer_id):
-        mode = reserve(buyer_id, windows)
-    return mode
+    taken = reserve(buyer_id, windows)
+    if taken is None and reap_expired(buyer_id):
+        taken = reserve(buyer_id, windows)
+    return taken
 
 
 def refusal_kind(reason: str) -> str:

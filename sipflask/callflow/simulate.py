@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 import secrets
 import xml.etree.ElementTree as ET
-from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -80,8 +79,8 @@ class Simulation:
 
 
 def summary_lines(call_sid: str) -> list[str]:
-    """What became of the simulated call, from what sipflask stored: its status and uuid, each
-    attempt's result, and every plugin that failed or ran out of time (which the TwiML alone
+    """What became of the simulated call, from what sipflask stored: its status and uuid, the
+    buyers passed over and why (closed, capped, paused), each attempt's result, and every plugin that failed or ran out of time (which the TwiML alone
     does not show)."""
     from sqlalchemy import select
     from sipflask.extensions import db
@@ -92,6 +91,8 @@ def summary_lines(call_sid: str) -> list[str]:
         return lines + ["call: not recorded"]
     lines.append(f"call {call.uuid}: {call.status}" + (f" ({call.reason})" if call.reason else ""))
     for n, a in enumerate(call.attempts, 1):
+        for skip in a.skipped or ():
+            lines.append(f"passed over {skip.get('buyer')}: {skip.get('reason')}")
         result = a.dial_status or "no result"
         lines.append(f"attempt {n}: {a.buyer_name or 'deleted buyer'}: {result}"
                      + (f" {a.sip_code}" if a.sip_code else ""))
@@ -141,7 +142,9 @@ def run(app, *, to: str, from_: str, params: dict[str, str] | None = None,
         outcomes: list[Outcome] | None = None, at: datetime | None = None) -> Simulation:
     """Simulate one call; with ``at``, it arrives at that instant and every step of it runs on
     that clock (``callflow/clock.py``)."""
-    with clock.starting_at(at) if at is not None else nullcontext():
+    # Without ``at`` the call starts now; the block still owns its clock, so the time the
+    # simulated dials take never moves the process's clock.
+    with clock.starting_at(at or datetime.now(timezone.utc)):
         return _run(app, to, from_, params, outcomes)
 
 

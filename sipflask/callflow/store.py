@@ -169,12 +169,13 @@ def delete_attempt(call_id: int, position: int) -> None:
     db.session.execute(_DELETE_ATTEMPT, {"attempt_call": call_id, "attempt_position": position})
 
 
-def set_cap_place(call_id: int, position: int, holds: bool) -> None:
-    """Correct an attempt's ``cap_place`` (its buyer's counting mode changed since routing
-    read it)."""
+def counted_in(call_id: int, position: int, taken: caps.Reserved) -> None:
+    """Correct an attempt's place and windows to what the reservation counted it in (its
+    buyer's counting mode changed since routing read it, or a window had moved on)."""
     db.session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.call_id == call_id,
                                                _ATTEMPTS.c.position == position)
-                       .values(cap_place=holds))
+                       .values(cap_place=taken.mode == "connected", cap_hour=taken.hour,
+                               cap_day=taken.day, cap_month=taken.month))
 
 
 def attempts_of(call_id: int) -> list[Attempt]:

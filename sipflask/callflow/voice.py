@@ -236,16 +236,19 @@ def _reserve(state: CallState, done: _Round, buyer, row: dict, when) -> bool:
     windows = availability.windows_of(buyer, when)
     connected = buyer.cap_counts == capwindows.CONNECTED
     row.update(holds_slot=True, skipped=list(done.skipped),
-               lease_expires_at=caps.lease_until(buyer.timeout, when), cap_place=connected,
+               lease_expires_at=caps.lease_until(buyer.timeout), cap_place=connected,
                cap_hour=windows.hour, cap_day=windows.day, cap_month=windows.month)
     store.insert_attempts(state.id, done.rows + [row])
     done.rows = []
     # The routing snapshot may be stale (or cached): the database has the last word on
     # caps and pauses, and the refusal's words come from the buyer's current row.
-    mode = caps.take(buyer.id, windows)
-    if mode is not None:
-        if (mode == capwindows.CONNECTED) != connected:  # changed since the snapshot
-            store.set_cap_place(state.id, row["position"], not connected)
+    taken = caps.take(buyer.id, windows)
+    if taken is not None:
+        if ((taken.mode == capwindows.CONNECTED) != connected
+                or (taken.hour, taken.day, taken.month) != (windows.hour, windows.day,
+                                                            windows.month)):
+            # The mode changed since the snapshot, or a window had already moved on.
+            store.counted_in(state.id, row["position"], taken)
         done.skipped = []
         return True
     refused = availability.refusal(buyer, when)

@@ -1,4 +1,5 @@
-"""Command-line interface: ``flask --app sipflask users|demo|export|import|simulate-call|inbound|worker``.
+"""Command-line interface: ``flask --app sipflask
+users|buyers|demo|export|import|simulate-call|inbound|worker``.
 
 One module per command group, named for what it works on (``users``, ``setup`` for the JSON
 document, ``simulate``, ``inbound``); a new group gets a module of its own and one line in
@@ -6,11 +7,12 @@ document, ``simulate``, ``inbound``); a new group gets a module of its own and o
 """
 from __future__ import annotations
 
-from sipflask.commands import inbound, setup, simulate, users, worker
+from sipflask.commands import buyers, inbound, setup, simulate, users, worker
 
 
 def init_app(app) -> None:
     app.cli.add_command(users.users_cli)
+    app.cli.add_command(buyers.buyers_cli)
     for command in (setup.demo_command, setup.export_command, setup.import_command,
                     simulate.simulate_call_command):
         app.cli.add_command(command)

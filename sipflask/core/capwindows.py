@@ -1,8 +1,10 @@
 """Cap windows on the buyer's own clock: the key of the hour, day and month an instant falls in
 (stored beside each counter), the instant each window resets, and the skip reason texts.
 
-Keys: hour ``2026-11-01T01-04:00`` (local hour plus its UTC offset, so the two 01:00 hours of a
-fall-back night are two windows), day ``2026-11-01``, month ``2026-11``, lifetime ``all``.
+Keys: hour ``2026-11-01T05:00:00Z`` (the UTC instant the window started: the local hour's
+start, or a DST change within it, so the two 01:00 hours of a fall-back night are two windows), day ``2026-11-01``, month ``2026-11``, lifetime
+``all``. Keys of one kind sort in time order, so the database can keep a counter's window from
+ever moving back (``callflow/caps.py``).
 A window resets at the first instant whose key differs: the buyer's next local hour, midnight
 or first of the month (on a spring-forward-at-midnight day that is 01:00, and the text says so).
 """
@@ -38,14 +40,27 @@ def window_key(kind: str, time_zone: str, when: datetime) -> str:
     """The window ``when`` falls in, for a cap of ``kind`` in the buyer's zone."""
     if kind == LIFETIME:
         return LIFETIME_KEY
-    local = localclock.as_utc(when).astimezone(localclock.zone(time_zone))
+    tz = localclock.zone(time_zone)
+    local = localclock.as_utc(when).astimezone(tz)
     if kind == HOURLY:
-        return local.isoformat(timespec="hours")  # "2026-11-01T01-04:00"
+        return _hour_start(tz, local).strftime("%Y-%m-%dT%H:%M:%SZ")
     if kind == DAILY:
         return local.date().isoformat()
     if kind == MONTHLY:
         return f"{local.year:04d}-{local.month:02d}"
     raise ValueError(f"Unknown cap kind {kind!r}.")
+
+
+def _hour_start(tz: ZoneInfo, local: datetime) -> datetime:
+    """When the hourly window holding ``local`` began (aware UTC): its local hour's start on
+    the current offset, or the DST change since then (which always starts a window), whichever
+    is later. So windows never overlap and their starts only move forward, even where clocks
+    go back 30 or 45 minutes."""
+    instant = localclock.as_utc(local)
+    wall = local.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    start = localclock.to_instant(wall, local.utcoffset())
+    jumps = localclock.transitions(tz, start, instant + timedelta(microseconds=1))
+    return max([start, *jumps])
 
 
 def window_keys(time_zone: str, when: datetime) -> dict[str, str]:
