@@ -60,6 +60,9 @@ DEFAULTS = dict(
     # /metrics: loopback, these comma-separated networks, or "Authorization: Bearer <token>".
     METRICS_ALLOW="",
     METRICS_TOKEN="",
+    # The account's clock for every time the UI shows (IANA name; the admin settings page can
+    # save another, which wins). What is stored stays UTC.
+    TIME_ZONE="UTC",
 )
 
 
@@ -104,6 +107,9 @@ def create_app(test_config=None) -> Flask:
         app.config["OUTAGE_JOURNAL"] = str(Path(app.instance_path) / "outage-journal.jsonl")
     if not app.config.get("PLUGINS_DIR"):
         app.config["PLUGINS_DIR"] = str(Path(app.instance_path) / "plugins")
+    # A bad TIME_ZONE stops the app here, with a message naming the setting.
+    from sipflask import account
+    account.init_app(app)
 
     # models registers the tables on db.metadata; commands registers the CLI.
     from sipflask import commands, models  # noqa: F401

@@ -2,7 +2,8 @@
 from importlib import import_module
 
 BLUEPRINTS = ("auth", "home", "publishers", "campaigns", "numbers", "buyers", "webhook",
-              "plugins_page", "calls", "postbacks", "inbound", "ops")
+              "plugins_page", "calls", "postbacks", "inbound", "ops",
+              "settings")
 
 
 def register_blueprints(app):

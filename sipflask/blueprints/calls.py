@@ -4,6 +4,9 @@ Both pages refresh themselves with htmx while a call they show is still live, an
 is (the partial carries its ``hx-trigger="every 3s"`` only then). SIP passwords never reach these
 templates; recorded values go through ``redact.redact`` in case one was ever typed into a URI or
 a header value.
+
+Times are shown on the account's clock (:mod:`sipflask.account`) and the date filters are local
+dates on it; the CSV's ``started_at`` carries that clock's offset.
 """
 import re
 
@@ -12,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from sipflask.account import account_zone
 from sipflask.blueprints.lists import paginate
 from sipflask.calllog import export as calllog_csv
 from sipflask.calllog import postbacks
@@ -36,7 +40,7 @@ def sip_explain(code):
 
 @bp.route("/")
 def index():
-    filters = calllog.CallFilters.from_args(request.args)
+    filters = calllog.CallFilters.from_args(request.args, account_zone())
     results = paginate(calllog.calls_query(filters))
     live = any(sipcodes.is_live(c.status) for c in results.items)
     return render("calls/index.html", "calls/partial/rows.html", results=results,
@@ -46,8 +50,9 @@ def index():
 
 @bp.route("/export.csv")
 def export():
-    filters = calllog.CallFilters.from_args(request.args)
-    chunks = calllog_csv.csv_chunks(calllog.iter_calls(filters))
+    tz = account_zone()
+    filters = calllog.CallFilters.from_args(request.args, tz)
+    chunks = calllog_csv.csv_chunks(calllog.iter_calls(filters), tz=tz)
     name = f"calls-{utcnow():%Y%m%d-%H%M%S}.csv"
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',

@@ -11,12 +11,13 @@ URI).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone, tzinfo
 from typing import Iterable, Iterator, Mapping
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
+from sipflask.account.clock import day_range
 from sipflask.core.redact import MIN_MASKED_LENGTH
 from sipflask.core.sipcodes import LIVE_STATUSES, STATUSES
 from sipflask.core.validation import ascii_int
@@ -34,12 +35,15 @@ class CallFilters:
     status: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    # The clock the dates are read on (the account's: a date is a local date).
+    tz: tzinfo = timezone.utc
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "CallFilters":
-        """Read filters from query arguments; a bad value is reported and ignored."""
-        f = cls()
+    def from_args(cls, args: Mapping[str, str], tz: tzinfo | None = None) -> "CallFilters":
+        """Read filters from query arguments, dates as local dates in ``tz`` (default UTC); a
+        bad value is reported and ignored."""
+        f = cls(tz=tz or timezone.utc)
         for name in ("campaign_id", "publisher_id", "buyer_id"):
             raw = (args.get(name) or "").strip()
             if not raw:
@@ -97,13 +101,12 @@ class CallFilters:
             conds.append(Call.status.in_(LIVE_STATUSES))
         elif self.status:
             conds.append(Call.status == self.status)
-        # Dates are whole UTC days, both ends included.
-        if self.date_from:
-            conds.append(Call.created_at >= datetime.combine(self.date_from, time.min,
-                                                             timezone.utc))
-        if self.date_to:
-            conds.append(Call.created_at < datetime.combine(self.date_to + timedelta(days=1),
-                                                            time.min, timezone.utc))
+        # Dates are whole local days on the filters' clock, both ends included.
+        start, end = day_range(self.date_from, self.date_to, self.tz)
+        if start is not None:
+            conds.append(Call.created_at >= start)
+        if end is not None:
+            conds.append(Call.created_at < end)
         return conds
 
 
