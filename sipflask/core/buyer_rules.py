@@ -3,14 +3,17 @@
 ``check_buyer`` takes a buyer in the import/export shape and returns a ``Report`` and the
 cleaned record: Number (E.164, or a SIP URI under Twilio's length limit, tokens allowed), SIP
 credentials, SIP headers (unique names, not the ones sipflask sets, the whole header part under
-Twilio's limit before any token is filled in), routing numbers and caps.
+Twilio's limit before any token is filled in), routing numbers and caps (``check_caps``).
+``check_schedule_at`` checks the time zone, hours and closures (the rules are in
+:mod:`sipflask.core.schedule_rules`) with past-closure warnings on the buyer's own date.
 """
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Iterable
 
-from sipflask.core import phone, sip, sipheaders, tokens
+from sipflask.core import capwindows, phone, schedule_rules, sip, sipheaders, tokens
 from sipflask.core.validation import CONTROL_RE, Report, check_int, check_text
 
 SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
@@ -22,6 +25,11 @@ SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
 SAMPLE_KEY = "0" * 64
 MAX_TIMEOUT = 600
 MIN_TIMEOUT = 5
+MAX_CAP = 10**9  # well inside the database's integer columns
+# The caps of a buyer record and their labels in messages; None (or absent) means no cap.
+CAPS = (("concurrency_cap", "Concurrency cap"), ("hourly_cap", "Hourly cap"),
+        ("daily_cap", "Daily cap"), ("monthly_cap", "Monthly cap"),
+        ("total_cap", "Lifetime cap"))
 
 
 def _sample_values(extra_names: Iterable[str] = ()) -> dict[str, str]:
@@ -180,13 +188,44 @@ def check_buyer(rec: dict, *, default_region: str | None = None,
     clean["weight"] = check_int(report, rec, "weight", default=1, maximum=1000)
     clean["timeout"] = check_int(report, rec, "timeout", default=30, minimum=MIN_TIMEOUT,
                                  maximum=MAX_TIMEOUT, label="Ring timeout")
-    clean["concurrency_cap"] = check_int(report, rec, "concurrency_cap", default=None,
-                                         nullable=True, label="Concurrency cap")
-    clean["daily_cap"] = check_int(report, rec, "daily_cap", default=None, nullable=True,
-                                   label="Daily cap")
+    clean.update(check_caps(report, rec))
     paused = rec.get("paused", False)
     if not isinstance(paused, bool):
         report.error("paused", "Paused must be true or false.")
         paused = False
     clean["paused"] = paused
     return report, clean
+
+
+def check_caps(report: Report, rec: dict) -> dict:
+    """The caps of a buyer record: ``concurrency_cap``, ``hourly_cap``, ``daily_cap``,
+    ``monthly_cap``, ``total_cap`` (lifetime), each a whole number 0..10**9 or None (absent,
+    null or "" = no cap), and ``cap_counts`` (``dialled``, the default, or ``connected``).
+    Errors go to ``report`` at the key's own path; returns the clean values of all six keys."""
+    clean: dict[str, Any] = {
+        key: check_int(report, rec, key, default=None, nullable=True, maximum=MAX_CAP,
+                       label=label)
+        for key, label in CAPS}
+    mode, error = capwindows.check_cap_counts(rec.get("cap_counts"))
+    if error:
+        report.error("cap_counts", error)
+    clean["cap_counts"] = mode
+    return clean
+
+
+def check_schedule_at(report: Report, rec: dict, now: datetime | None) -> dict:
+    """``schedule_rules.check_schedule`` of ``rec`` (``time_zone``, ``hours``, ``closures``),
+    its messages added to ``report``; ``now`` (aware) gives the buyer's local date for the
+    past-closure warnings (None: no such warnings). Returns the clean three keys."""
+    today = None
+    if now is not None:
+        zone = schedule_rules.check_time_zone(Report(), rec.get("time_zone"))
+        today = capwindows.local_date(zone, now)
+    sub, clean = schedule_rules.check_schedule(rec, today)
+    for path, messages in sub.errors.items():
+        for message in messages:
+            report.error(path, message)
+    for path, messages in sub.warnings.items():
+        for message in messages:
+            report.warn(path, message)
+    return clean
