@@ -158,7 +158,8 @@ def test_export_shape_and_no_secrets(runner, demo, tmp_path):
     assert "Demo-Password-2026" not in out.read_text()
     assert set(secure) == {"id", "ref", "name", "number", "sip_username", "sip_password",
                            "sip_headers", "priority", "weight", "timeout", "concurrency_cap",
-                           "daily_cap", "paused"}
+                           "daily_cap", "paused", "hourly_cap", "monthly_cap", "total_cap",
+                           "cap_counts", "time_zone", "hours", "closures"}
     assert all("id" in rec for key, section in doc.items() if key != "inbound" for rec in section)
     with_secrets = runner.invoke(args=["export", "--with-secrets"]).output
     assert "Demo-Password-2026" in with_secrets

@@ -52,6 +52,12 @@ class ImportResult:
         return "\n".join(parts)
 
 
+# A buyer's keys added with its hours (issue 16) that ``write.write_buyer`` does not store yet
+# (the editor has no fields for them): the import stores them itself, through the same assign.
+SCHEDULE_AND_CAPS = ("hourly_cap", "monthly_cap", "total_cap", "cap_counts", "time_zone",
+                     "hours", "closures")
+
+
 # --- export -----------------------------------------------------------------------------------
 
 def buyer_record(buyer: Buyer, with_secrets: bool = False) -> dict[str, Any]:
@@ -63,6 +69,10 @@ def buyer_record(buyer: Buyer, with_secrets: bool = False) -> dict[str, Any]:
         "priority": buyer.priority, "weight": buyer.weight, "timeout": buyer.timeout,
         "concurrency_cap": buyer.concurrency_cap, "daily_cap": buyer.daily_cap,
         "paused": buyer.paused,
+        "hourly_cap": buyer.hourly_cap, "monthly_cap": buyer.monthly_cap,
+        "total_cap": buyer.total_cap, "cap_counts": buyer.cap_counts or "dialled",
+        "time_zone": buyer.time_zone or "UTC", "hours": buyer.hours,
+        "closures": list(buyer.closures or []),
     }
 
 
@@ -169,6 +179,8 @@ def _write(clean: dict, result: ImportResult) -> None:
     for rec in clean["buyers"]:
         obj, created = _find(Buyer, "ref", rec["ref"])
         changed = write.write_buyer(obj, rec)
+        changed = write.assign(obj, {key: rec[key] for key in SCHEDULE_AND_CAPS
+                                     if key not in write.BUYER_FIELDS}) or changed
         db.session.flush()
         _tally(result, "buyers", created, changed)
         buyers[obj.ref] = obj
