@@ -202,10 +202,12 @@ def check_caps(report: Report, rec: dict) -> dict:
     ``monthly_cap``, ``total_cap`` (lifetime), each a whole number 0..10**9 or None (absent,
     null or "" = no cap), and ``cap_counts`` (``dialled``, the default, or ``connected``).
     Errors go to ``report`` at the key's own path; returns the clean values of all six keys."""
-    clean: dict[str, Any] = {
-        key: check_int(report, rec, key, default=None, nullable=True, maximum=MAX_CAP,
-                       label=label)
-        for key, label in CAPS}
+    clean: dict[str, Any] = {}
+    for key, label in CAPS:
+        value = check_int(report, rec, key, default=None, nullable=True, label=label)
+        if value is not None and value > MAX_CAP:
+            report.error(key, f"{label} must be at most {MAX_CAP}.")
+        clean[key] = value
     mode, error = capwindows.check_cap_counts(rec.get("cap_counts"))
     if error:
         report.error("cap_counts", error)
