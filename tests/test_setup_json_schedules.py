@@ -235,3 +235,26 @@ def test_check_caps_is_one_pure_function():
     buyer_rules.check_caps(report, {"monthly_cap": "-3", "cap_counts": "Connected"})
     assert set(report.errors) == {"monthly_cap", "cap_counts"}
 
+
+def test_demo_buyers_have_the_three_schedules(runner, app):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    export = json.loads(runner.invoke(args=["export"]).output)
+    by_ref = {b["ref"]: b for b in export["buyers"]}
+    now = datetime.now(timezone.utc)
+    for rec in by_ref.values():
+        today = capwindows.local_date(rec["time_zone"], now)
+        report, clean = schedule_rules.check_schedule(rec, today)
+        assert report.ok and not report.warnings, (rec["ref"], report)
+        assert {k: clean[k] for k in ("time_zone", "hours", "closures")} == \
+            {k: rec[k] for k in ("time_zone", "hours", "closures")}
+    ny, la = by_ref["ny-floor"], by_ref["la-night"]
+    weekday = ["09:00-12:00", "13:00-17:00"]
+    assert (ny["time_zone"], ny["daily_cap"]) == ("America/New_York", 200)
+    assert ny["hours"] == {**dict.fromkeys(schedule.DAYS[:5], weekday), "sat": [], "sun": []}
+    assert la["time_zone"] == "America/Los_Angeles"
+    assert la["hours"] == dict.fromkeys(schedule.DAYS, ["22:00-06:00"])
+    always = [b["ref"] for b in export["buyers"] if b["hours"] is None and not b["closures"]]
+    assert "phone" in always
+    # Every campaign ends with a buyer open 24/7, so a demo call routes at any hour.
+    for campaign in export["campaigns"]:
+        assert by_ref[campaign["buyers"][-1]]["hours"] is None, campaign["ref"]
