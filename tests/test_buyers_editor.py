@@ -87,7 +87,7 @@ def test_login_required(client, demo, method, url):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
     response = getattr(client, method)(url, headers=HX)
     assert response.status_code == 401 and "HX-Redirect" in response.headers
-    assert count(demo) == 4
+    assert count(demo) == 6
 
 
 @pytest.mark.parametrize("url", ["/buyers/999/edit", "/buyers/999/check?field=name",
@@ -132,7 +132,7 @@ def test_edit_page_shows_health_postback_and_campaigns(admin_client, demo):
     auto, medicare = campaign_id(demo, "auto"), campaign_id(demo, "medicare")
     assert f'href="/campaigns/{auto}/edit#routing"' in body
     assert f'href="/campaigns/{medicare}/edit#routing"' in body
-    assert "position 1 of 3" in body and "position 2 of 3" in body
+    assert "position 1 of 3" in body and "position 2 of 5" in body
     # a SIP buyer: section rendered in place with its headers, in order
     assert 'id="sip-section" data-loaded="1"' in body
     assert 'class="card sip-section">' in body  # shown: not marked sip-off
@@ -203,7 +203,7 @@ def test_ref_is_made_from_name_and_unique(admin_client, demo):
     response = admin_client.post("/buyers/new", data=form_data(ref="queue"), headers=HX)
     assert response.status_code == 422
     assert "Ref &#39;queue&#39; is already used by buyer" in msg_div(response.text, "ref")
-    assert count(demo) == 6
+    assert count(demo) == 8
 
 
 BAD_INPUTS = [
@@ -250,7 +250,7 @@ def test_bad_input_create(admin_client, demo, overrides, field_id, text):
     # values kept (escaped), nothing saved
     if overrides.get("name", None) != "":
         assert 'value="Agent desk"' in fragment.text
-    assert count(demo) == 4 and count(demo, BuyerHeader) == 6
+    assert count(demo) == 6 and count(demo, BuyerHeader) == 6
 
 
 @pytest.mark.parametrize("overrides,field_id,text", BAD_INPUTS[:16])
@@ -313,7 +313,7 @@ def test_add_header_htmx(admin_client, demo):
     data.update({"headers-0-name": "X-A", "headers-0-value": "1"})
     response = admin_client.post("/buyers/new", data=data, headers=HX)
     assert 'value="X-A"' in response.text and 'name="headers-1-name"' in response.text
-    assert count(demo) == 4
+    assert count(demo) == 6
 
 
 def test_remove_header_keeps_order(admin_client, demo):
@@ -373,7 +373,7 @@ def test_check_number_htmx_and_plain(admin_client, demo):
     assert plain.status_code == 200 and "<html" in plain.text
     assert '<p class="error">' in msg_div(plain.text, "number")
     assert '<p class="error">' not in msg_div(plain.text, "name")
-    assert count(demo) == 4
+    assert count(demo) == 6
 
 
 def test_check_header_names_refreshes_other_rows(admin_client, demo):
@@ -556,14 +556,16 @@ def test_campaigns_on_the_form(admin_client, demo):
     bid, data = edit_data(demo, "queue", campaigns=[str(campaign_id(demo, "medicare"))])
     assert admin_client.post(f"/buyers/{bid}/edit", data=data).status_code == 302
     assert routing(demo, "auto") == (["secure", "phone"], [0, 1])
-    assert routing(demo, "medicare") == (["overflow", "queue", "phone"], [0, 1, 2])
+    assert routing(demo, "medicare") == (["overflow", "queue", "ny-floor", "la-night", "phone"],
+                                         [0, 1, 2, 3, 4])
     data["campaigns"] = [str(campaign_id(demo, "medicare")), str(campaign_id(demo, "auto"))]
     assert admin_client.post(f"/buyers/{bid}/edit", data=data).status_code == 302
     assert routing(demo, "auto") == (["secure", "phone", "queue"], [0, 1, 2])
     data["campaigns"] = []
     assert admin_client.post(f"/buyers/{bid}/edit", data=data).status_code == 302
-    assert routing(demo, "medicare") == (["overflow", "phone"], [0, 1])
-    assert count(demo, CampaignBuyer) == 4
+    assert routing(demo, "medicare") == (["overflow", "ny-floor", "la-night", "phone"],
+                                         [0, 1, 2, 3])
+    assert count(demo, CampaignBuyer) == 6
 
 
 def test_paused_and_numbers_saved(admin_client, demo):

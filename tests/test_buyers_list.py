@@ -26,7 +26,7 @@ def test_login_required(client, demo, method, url):
     response = getattr(client, method)(url)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
-    assert count(demo) == 4 and not buyer(demo, "queue").paused
+    assert count(demo) == 6 and not buyer(demo, "queue").paused
 
 
 def test_list_renders_demo(admin_client, demo):
@@ -89,7 +89,7 @@ def test_active_search(admin_client, demo):
 @pytest.mark.app_config(PER_PAGE=3)
 def test_pagination(admin_client, demo):
     first = admin_client.get("/buyers/").text
-    assert "Page 1 of 2 (4)" in first and "Sales desk" not in first
+    assert "Page 1 of 2 (6)" in first and "Sales desk" not in first
     assert "Sales desk" in admin_client.get("/buyers/?page=2").text
 
 
@@ -135,7 +135,7 @@ def test_delete_plain_post(admin_client, demo):
     assert response.status_code == 302
     assert "Deleted buyer Agent queue (Asterisk)." in admin_client.get("/buyers/").text
     assert buyer(demo, "queue") is None
-    assert count(demo) == 3
+    assert count(demo) == 5
     with demo.app_context():
         assert db.session.scalar(select(func.count()).select_from(CampaignBuyer)
                                  .where(CampaignBuyer.buyer_id == queue.id)) == 0
@@ -146,7 +146,7 @@ def test_delete_plain_post(admin_client, demo):
 def test_delete_htmx(admin_client, demo):
     response = admin_client.post(f"/buyers/{buyer(demo, 'secure').id}/delete", headers=HX)
     assert response.status_code == 200 and response.data == b""
-    assert count(demo) == 3
+    assert count(demo) == 5
 
 
 @pytest.mark.parametrize("url", ["/buyers/999/pause", "/buyers/999/resume", "/buyers/999/delete",

@@ -332,6 +332,8 @@ def test_detail_every_attempt_outcome_through_the_webhook(admin_client, demo):
     with demo.app_context():
         overflow = db.session.scalar(select(Buyer).where(Buyer.ref == "overflow"))
         overflow.paused = True
+        for ref in ("ny-floor", "la-night"):  # on schedules: open or not depending on the hour
+            db.session.delete(db.session.scalar(select(Buyer).where(Buyer.ref == ref)))
         db.session.commit()
     make_call(admin_client, 1, to=NORTHSTAR,
               outcomes=[("failed", 403), ("no-answer", 408), ("completed", None)])
@@ -595,6 +597,8 @@ def test_no_buyer_left_headline_sums_up_every_attempt_and_skips_show_once(admin_
         secure = db.session.scalar(select(Buyer).where(Buyer.ref == "secure"))
         db.session.add(CampaignBuyer(campaign=medicare, buyer=secure, position=3))
         db.session.scalar(select(Buyer).where(Buyer.ref == "overflow")).paused = True
+        for ref in ("ny-floor", "la-night"):  # on schedules: open or not depending on the hour
+            db.session.delete(db.session.scalar(select(Buyer).where(Buyer.ref == ref)))
         db.session.commit()
     make_call(admin_client, 1, to=NORTHSTAR,
               outcomes=[("busy", 486), ("no-answer", 408), ("failed", None)])

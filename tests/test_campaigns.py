@@ -168,7 +168,7 @@ def test_delete_plain_post(admin_client, demo):
     assert response.status_code == 302
     assert "Deleted campaign Empty." in admin_client.get("/campaigns/").text
     assert count(demo) == 2
-    assert count(demo, Buyer) == 4  # buyers stay; only the routing entry went
+    assert count(demo, Buyer) == 6  # buyers stay; only the routing entry went
     with demo.app_context():
         assert db.session.scalar(select(func.count()).select_from(CampaignBuyer)
                                  .where(CampaignBuyer.campaign_id == empty)) == 0
@@ -237,7 +237,7 @@ def test_routing_remove_both_ways(admin_client, demo):
     assert response.status_code == 200 and "<html" not in response.text
     assert "Sales desk" not in response.text.split("<select")[0]
     assert routing(demo, "auto") == ["secure"]
-    assert count(demo, Buyer) == 4
+    assert count(demo, Buyer) == 6
 
 
 def test_routing_add_both_ways(admin_client, demo):
@@ -250,12 +250,15 @@ def test_routing_add_both_ways(admin_client, demo):
     response = admin_client.post(f"/campaigns/{auto}/routing/add", data={"buyer": "overflow"})
     assert response.status_code == 302
     assert routing(demo, "auto") == ["queue", "secure", "phone", "overflow"]
+    for ref in ("ny-floor", "la-night"):  # the demo's other buyers: then every one is on it
+        admin_client.post(f"/campaigns/{auto}/routing/add", data={"buyer": ref})
     admin_client.post(f"/campaigns/{auto}/routing/{buyer_id(demo, 'phone')}/remove")
     response = admin_client.post(f"/campaigns/{auto}/routing/add", data={"buyer": "phone"},
                                  headers=HX)
     assert response.status_code == 200
     assert "<html" not in response.text and 'id="routing"' in response.text
-    assert routing(demo, "auto") == ["queue", "secure", "overflow", "phone"]
+    assert routing(demo, "auto") == ["queue", "secure", "overflow", "ny-floor", "la-night",
+                                     "phone"]
     assert "Every buyer is on the list already." in response.text
 
 

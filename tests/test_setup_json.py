@@ -158,7 +158,8 @@ def test_export_shape_and_no_secrets(runner, demo, tmp_path):
     assert "Demo-Password-2026" not in out.read_text()
     assert set(secure) == {"id", "ref", "name", "number", "sip_username", "sip_password",
                            "sip_headers", "priority", "weight", "timeout", "concurrency_cap",
-                           "daily_cap", "paused"}
+                           "daily_cap", "paused", "hourly_cap", "monthly_cap", "total_cap",
+                           "cap_counts", "time_zone", "hours", "closures"}
     assert all("id" in rec for key, section in doc.items() if key != "inbound" for rec in section)
     with_secrets = runner.invoke(args=["export", "--with-secrets"]).output
     assert "Demo-Password-2026" in with_secrets
@@ -209,7 +210,7 @@ def test_demo_is_idempotent_and_realistic(runner, app):
         assert db.session.scalar(select(db.func.count()).select_from(Publisher)) == 3
         assert db.session.scalar(select(db.func.count()).select_from(Number)) == 4
         buyers = db.session.scalars(select(Buyer)).all()
-        assert len(buyers) == 4
+        assert len(buyers) == 6  # two of them on schedules (tests/test_setup_json_schedules.py)
         sip_with_headers = [b for b in buyers if b.is_sip and b.headers and not b.sip_username]
         assert len(sip_with_headers) == 2
         assert any("[" in h.value for b in sip_with_headers for h in b.headers)
@@ -254,7 +255,8 @@ def test_demo_again_keeps_the_users_edits_and_says_what_it_kept(runner, app):
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0, again.output
     assert "buyers: 1 created, 0 updated" in again.output
-    assert "kept 3 existing buyers as they are: queue, overflow, secure" in again.output
+    assert ("kept 5 existing buyers as they are: queue, overflow, secure, ny-floor, la-night"
+            in again.output)
     assert "kept 4 existing numbers" in again.output
     with app.app_context():
         queue = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))

@@ -18,7 +18,7 @@ from sipflask.records import setup_json
 @click.command("demo")
 @with_appcontext
 def demo_command():
-    """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 4 buyers).
+    """Load the demo setup (2 campaigns, 3 publishers, 4 numbers, 6 buyers).
 
     Only what is missing is created: a demo record that exists (edited or not) is kept as it is,
     so running it again never undoes an edit.

@@ -3,8 +3,10 @@
 ``check_buyer`` takes a buyer in the import/export shape and returns a ``Report`` and the
 cleaned record: Number (E.164, or a SIP URI under Twilio's length limit, tokens allowed), SIP
 credentials, SIP headers (unique names, not the ones sipflask sets, the whole header part under
-Twilio's limit before any token is filled in), routing numbers, caps and what they count, and
-opening hours (time zone, weekly hours, closures).
+Twilio's limit before any token is filled in), routing numbers, caps and what they count
+(``check_caps``), and opening hours: time zone, weekly hours and closures
+(``check_schedule_at``; the rules are in :mod:`sipflask.core.schedule_rules`), with
+past-closure warnings on the buyer's own date.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterable
 
-from sipflask.core import capwindows, localclock, phone, schedule_rules, sip, sipheaders, tokens
+from sipflask.core import capwindows, phone, schedule_rules, sip, sipheaders, tokens
 from sipflask.core.validation import CONTROL_RE, Report, check_int, check_text
 
 SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
@@ -22,11 +24,13 @@ SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
 # limits just because a call carries a longer key.
 SAMPLE_UUID = "00000000-0000-4000-8000-000000000000"
 SAMPLE_KEY = "0" * 64
-CAP_LABELS = (("concurrency_cap", "Concurrency cap"), ("hourly_cap", "Hourly cap"),
-              ("daily_cap", "Daily cap"), ("monthly_cap", "Monthly cap"),
-              ("total_cap", "Lifetime cap"))
 MAX_TIMEOUT = 600
 MIN_TIMEOUT = 5
+MAX_CAP = 10**9  # well inside the database's integer columns
+# The caps of a buyer record and their labels in messages; None (or absent) means no cap.
+CAPS = (("concurrency_cap", "Concurrency cap"), ("hourly_cap", "Hourly cap"),
+        ("daily_cap", "Daily cap"), ("monthly_cap", "Monthly cap"),
+        ("total_cap", "Lifetime cap"))
 
 
 def _sample_values(extra_names: Iterable[str] = ()) -> dict[str, str]:
@@ -155,33 +159,6 @@ def check_fixed_header_part(report: Report, number: str, rows: list[tuple[str, s
                            f"token is filled in; Twilio's limit is under {sipheaders.HEADER_PART_LIMIT}.")
 
 
-def check_caps(report: Report, rec: dict) -> dict:
-    """The caps and what they count: ``{"concurrency_cap", "hourly_cap", "daily_cap",
-    "monthly_cap", "total_cap", "cap_counts"}`` (a cap of None = no cap)."""
-    clean: dict[str, Any] = {}
-    for key, label in CAP_LABELS:
-        clean[key] = check_int(report, rec, key, default=None, nullable=True, label=label)
-    clean["cap_counts"], error = capwindows.check_cap_counts(rec.get("cap_counts"))
-    if error:
-        report.error("cap_counts", error)
-    return clean
-
-
-def check_opening_hours(report: Report, rec: dict, now: datetime | None) -> dict:
-    """``time_zone``, ``hours`` and ``closures`` (see ``schedule_rules.check_schedule``); a
-    closure before the buyer's local date at ``now`` is a warning."""
-    zone = localclock.canonical_zone(rec.get("time_zone") or "UTC")
-    today = capwindows.local_date(zone, now) if zone and now is not None else None
-    found, clean = schedule_rules.check_schedule(rec, today)
-    for path, messages in found.errors.items():
-        for message in messages:
-            report.error(path, message)
-    for path, messages in found.warnings.items():
-        for message in messages:
-            report.warn(path, message)
-    return clean
-
-
 def check_buyer(rec: dict, *, default_region: str | None = None,
                 known_tokens: Iterable[str] = (),
                 now: datetime | None = None) -> tuple[Report, dict]:
@@ -215,10 +192,46 @@ def check_buyer(rec: dict, *, default_region: str | None = None,
     clean["timeout"] = check_int(report, rec, "timeout", default=30, minimum=MIN_TIMEOUT,
                                  maximum=MAX_TIMEOUT, label="Ring timeout")
     clean.update(check_caps(report, rec))
-    clean.update(check_opening_hours(report, rec, now))
+    clean.update(check_schedule_at(report, rec, now))
     paused = rec.get("paused", False)
     if not isinstance(paused, bool):
         report.error("paused", "Paused must be true or false.")
         paused = False
     clean["paused"] = paused
     return report, clean
+
+
+def check_caps(report: Report, rec: dict) -> dict:
+    """The caps of a buyer record: ``concurrency_cap``, ``hourly_cap``, ``daily_cap``,
+    ``monthly_cap``, ``total_cap`` (lifetime), each a whole number 0..10**9 or None (absent,
+    null or "" = no cap), and ``cap_counts`` (``dialled``, the default, or ``connected``).
+    Errors go to ``report`` at the key's own path; returns the clean values of all six keys."""
+    clean: dict[str, Any] = {}
+    for key, label in CAPS:
+        value = check_int(report, rec, key, default=None, nullable=True, label=label)
+        if value is not None and value > MAX_CAP:
+            report.error(key, f"{label} must be at most {MAX_CAP}.")
+        clean[key] = value
+    mode, error = capwindows.check_cap_counts(rec.get("cap_counts"))
+    if error:
+        report.error("cap_counts", error)
+    clean["cap_counts"] = mode
+    return clean
+
+
+def check_schedule_at(report: Report, rec: dict, now: datetime | None) -> dict:
+    """``schedule_rules.check_schedule`` of ``rec`` (``time_zone``, ``hours``, ``closures``),
+    its messages added to ``report``; ``now`` (aware) gives the buyer's local date for the
+    past-closure warnings (None: no such warnings). Returns the clean three keys."""
+    today = None
+    if now is not None:
+        zone = schedule_rules.check_time_zone(Report(), rec.get("time_zone"))
+        today = capwindows.local_date(zone, now)
+    sub, clean = schedule_rules.check_schedule(rec, today)
+    for path, messages in sub.errors.items():
+        for message in messages:
+            report.error(path, message)
+    for path, messages in sub.warnings.items():
+        for message in messages:
+            report.warn(path, message)
+    return clean

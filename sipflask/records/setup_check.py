@@ -4,10 +4,15 @@ Each record goes through the same ``validation.check_*`` as the web forms; on to
 document is checked as a whole: refs and AFIDs unique within it and against what is stored,
 references (a number's campaign, a campaign's buyers) pointing at something that exists either
 in the file or in the database. Returns the report and the cleaned records, per section.
+
+A buyer's time zone, hours and closures and its caps (checked by ``check_buyer``) are all
+optional: absent, the buyer is on UTC, open 24/7, with no caps, counting
+dialled attempts. A closure dated before the buyer's own today is a warning, not an error.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from flask import current_app
@@ -27,7 +32,9 @@ RECORD_KEYS = {
     "campaigns": ("id", "ref", "name", "buyers", "settings"),
     "numbers": ("id", "number", "campaign", "publisher", "sub_id", "tags"),
     "buyers": ("id", "ref", "name", "number", "sip_username", "sip_password", "sip_headers",
-               "priority", "weight", "timeout", "concurrency_cap", "daily_cap", "paused"),
+               "priority", "weight", "timeout", "concurrency_cap", "daily_cap", "paused",
+               "hourly_cap", "monthly_cap", "total_cap", "cap_counts",
+               "time_zone", "hours", "closures"),
 }
 HEADER_KEYS = ("name", "value")
 
@@ -48,6 +55,7 @@ class _Check:
     def __post_init__(self):
         s = db.session
         self.region = current_app.config.get("DEFAULT_REGION")
+        self.now = datetime.now(timezone.utc)  # the buyers' own today, for past closures
         self.pub_refs = _refs(self.doc, "publishers") | set(s.scalars(select(Publisher.ref)))
         self.camp_refs = _refs(self.doc, "campaigns") | set(s.scalars(select(Campaign.ref)))
         self.buyer_refs = _refs(self.doc, "buyers") | set(s.scalars(select(Buyer.ref)))
@@ -170,7 +178,7 @@ def _check_buyers(check: _Check) -> None:
     seen_ref: dict = {}
     for i, path, rec in check.records("buyers"):
         sub, cleaned = buyer_rules.check_buyer(rec, default_region=check.region,
-                                              known_tokens=check.known_tags)
+                                              known_tokens=check.known_tags, now=check.now)
         ref = validation.check_ref(sub, rec)
         if isinstance(rec.get("sip_headers"), list):
             for j, row in enumerate(rec["sip_headers"]):

@@ -63,6 +63,10 @@ def buyer_record(buyer: Buyer, with_secrets: bool = False) -> dict[str, Any]:
         "priority": buyer.priority, "weight": buyer.weight, "timeout": buyer.timeout,
         "concurrency_cap": buyer.concurrency_cap, "daily_cap": buyer.daily_cap,
         "paused": buyer.paused,
+        "hourly_cap": buyer.hourly_cap, "monthly_cap": buyer.monthly_cap,
+        "total_cap": buyer.total_cap, "cap_counts": buyer.cap_counts or "dialled",
+        "time_zone": buyer.time_zone or "UTC", "hours": buyer.hours,
+        "closures": list(buyer.closures or []),
     }
 
 
