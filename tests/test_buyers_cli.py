@@ -52,5 +52,5 @@ def test_reset_caps_forgets_places_of_ringing_attempts(runner, demo):
 def test_unknown_buyer_is_a_clear_message(runner, demo):
     result = runner.invoke(args=["buyers", "reset-caps", "nobody"])
     assert result.exit_code != 0
-    assert "No buyer with ref 'nobody'. Buyers: overflow, phone, queue, secure." in result.output
+    assert "No buyer with ref 'nobody'. Buyers: la-night, ny-floor, overflow, phone" in result.output
     assert "Traceback" not in result.output
