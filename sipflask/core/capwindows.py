@@ -64,8 +64,13 @@ def _hour_start(tz: ZoneInfo, local: datetime) -> datetime:
 
 
 def window_keys(time_zone: str, when: datetime) -> dict[str, str]:
-    """``{"hourly": ..., "daily": ..., "monthly": ..., "lifetime": "all"}``."""
-    return {kind: window_key(kind, time_zone, when) for kind in KINDS}
+    """``{"hourly": ..., "daily": ..., "monthly": ..., "lifetime": "all"}`` (the zone is read
+    once: this runs for every buyer of every call)."""
+    tz = localclock.zone(time_zone)
+    local = localclock.as_utc(when).astimezone(tz)
+    return {HOURLY: _hour_start(tz, local).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            DAILY: local.date().isoformat(), MONTHLY: f"{local.year:04d}-{local.month:02d}",
+            LIFETIME: LIFETIME_KEY}
 
 
 def _next_boundary(kind: str, local: datetime) -> datetime:
