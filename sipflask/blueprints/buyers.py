@@ -11,7 +11,9 @@ whole editor page and an htmx request with just its fragment (``htmx.render``):
 * ``tokens``: the token help for the chosen campaigns.
 
 "Add Header" and "Remove" are submit buttons of the form itself (``action=add-header`` /
-``remove-header-N``): they change the rows and save nothing.
+``remove-header-N``): they change the rows and save nothing. So are the opening hours' buttons
+(``hours-add-mon``, ``hours-remove-mon-N``, ``hours-copy-mon``, ``hours-preset-lunch``,
+``hours-weekly``, ``closure-add``, ``closure-remove-N``); htmx swaps just the hours section.
 
 SIP passwords never reach a template: only whether one is stored (``Buyer.has_sip_password``);
 the preview masks it.
@@ -111,6 +113,11 @@ def _editor_post(ed: BuyerEditor):
             abort(400)
         ed.remove_header(index)
         return _rows_changed(ed)
+    try:
+        if ed.schedule_action(action):
+            return _rows_changed(ed, "buyers/partial/hours.html")
+    except ValueError:
+        abort(400)
     if action != "save":
         abort(400)
     creating = ed.buyer is None
@@ -120,8 +127,8 @@ def _editor_post(ed: BuyerEditor):
     return _page(ed, "buyers/partial/form.html", invalid_status())
 
 
-def _rows_changed(ed: BuyerEditor):
-    response = make_response(*_page(ed, "buyers/partial/headers.html"))
+def _rows_changed(ed: BuyerEditor, partial: str = "buyers/partial/headers.html"):
+    response = make_response(*_page(ed, partial))
     if is_htmx():
         response.headers["HX-Trigger-After-Settle"] = "preview-refresh"
     return response
@@ -168,6 +175,8 @@ def check(id):
         oob.append(HEADERS)
     elif field == "number":
         oob = [HEADERS]
+    else:
+        oob = ed.schedule_oob(field) or []
     return _page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)
 
 
@@ -202,3 +211,4 @@ def sample(id):
 def tokens(id):
     ed = BuyerEditor(_buyer(id), submitted=True)
     return _page(ed, "buyers/partial/tokens.html")
+
