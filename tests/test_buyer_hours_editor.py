@@ -6,6 +6,7 @@ Every button is exercised as a plain form post (the whole page, nothing saved) a
 fixed with ``callflow.clock.starting_at`` (the test client runs the app in this thread).
 """
 import re
+from datetime import date, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -145,6 +146,8 @@ def test_new_page_has_hours_caps_and_moment(admin_client, demo):
     for cap in ("concurrency_cap", "hourly_cap", "daily_cap", "monthly_cap", "total_cap"):
         assert f'name="{cap}"' in body
     assert [v for _, v in options_of(body, "cap_counts")] == ["dialled", "connected"]
+    assert 'name="sample-moment"' in body and 'type="datetime-local"' in body
+    assert 'id="preview-moment"' in body and "(now)" in body
 
 
 def test_edit_page_shows_stored_schedule(admin_client, demo):
@@ -372,3 +375,73 @@ def test_new_buyer_defaults(admin_client, demo):
     assert admin_client.post("/buyers/new", data=data).status_code == 302
     assert stored(demo, "plain-desk", "time_zone", "hours", "closures", "hourly_cap",
                   "cap_counts") == ("UTC", None, [], None, "dialled")
+
+
+# --- the preview at the sample call's moment -------------------------------------------------
+
+def preview(client, demo, moment, **fields):
+    bid, data = queue_form(demo, **fields)
+    data["sample-moment"] = moment
+    return client.post(f"/buyers/{bid}/preview", data=data, headers=HX)
+
+
+def test_preview_at_lunch_says_closed_and_names_the_next_buyer(admin_client, demo):
+    bid, data = queue_form(demo, hours=LUNCH)
+    data["sample-moment"] = "2026-12-07T12:30"
+    for headers in ({}, HX):
+        response = admin_client.post(f"/buyers/{bid}/preview", data=data, headers=headers)
+        assert response.status_code == 200 and ("<html" in response.text) == (not headers)
+        body = response.text
+        assert "At Mon Dec 7 12:30 America/New_York" in body
+        hours = re.search(r'<p id="preview-hours">(.*?)</p>', body, re.S).group(1)
+        assert '<span class="pill closed">closed until Mon 13:00 America/New_York</span>' in hours
+        assert "<code>closed (opens Mon 13:00 America/New_York)</code>" in body
+        auto = re.search(r'id="preview-route-\d+"><strong>Auto Insurance</strong>(.*?)</p>', body,
+                         re.S).group(1)
+        assert 'goes to <strong class="next-buyer">Acme PBX (digest auth)</strong>' in auto
+        medicare = re.search(r'<strong>Medicare Advantage</strong>(.*?)</p>', body, re.S).group(1)
+        assert '<strong class="next-buyer">Overflow call center</strong>' in medicare
+    assert stored(demo, "queue", "hours") == (None,)  # the draft, not saved
+
+
+def test_preview_when_open_and_the_caps(admin_client, demo):
+    set_buyer(demo, "queue", calls_today=137, calls_day=date(2026, 12, 7), active_calls=3)
+    body = preview(admin_client, demo, "2026-12-07T10:00", hours=LUNCH, daily_cap="200").text
+    assert "open until Mon 12:00 America/New_York" in body
+    assert "Routing can offer this buyer the call." in body
+    assert "3/10 at once" in body and "137/200 today" in body
+    auto = re.search(r'<strong>Auto Insurance</strong>(.*?)</p>', body, re.S).group(1)
+    assert "the call can go to this buyer" in auto and "next: " in auto
+    assert "Acme PBX (digest auth)" in auto
+    # another day: its own daily window, and the cap as typed
+    body = preview(admin_client, demo, "2026-12-08T10:00", hours=LUNCH, daily_cap="137").text
+    assert "0/137 today" in body
+    body = preview(admin_client, demo, "2026-12-07T10:00", hours=LUNCH, daily_cap="137").text
+    assert "137/137 today (reached)" in body
+    assert "<code>daily cap 137 reached (resets 00:00 America/New_York)</code>" in body
+
+
+def test_preview_moment_problems(admin_client, demo):
+    body = preview(admin_client, demo, "2026-03-08T02:30", hours=None).text
+    assert "does not happen in America/New_York" in body and "read as 03:30" in body
+    for bad in ("yesterday", "0001-01-01T00:00", "9999-12-31T23:59"):
+        body = preview(admin_client, demo, bad, hours=None).text
+        assert "is not a date and time" in body and "uses now" in body
+    body = preview(admin_client, demo, "2026-12-07T12:30", zone="Nowhere/Land", hours=LUNCH).text
+    assert "At Mon Dec 7 12:30 UTC" in body  # a bad zone: read in UTC until fixed
+
+
+def test_preview_of_a_new_buyer_and_of_a_paused_one(admin_client, demo):
+    with demo.app_context():
+        from sipflask.models import Campaign
+        auto = db.session.scalar(select(Campaign.id).where(Campaign.ref == "auto"))
+    data = {**hours_form(hours=LUNCH), "name": "New desk", "number": "+14155550100",
+            "priority": "1", "weight": "1", "timeout": "30", "campaigns": [str(auto)],
+            "sample-moment": "2026-12-07T12:30"}
+    body = admin_client.post("/buyers/preview", data=data, headers=HX).text
+    assert "this buyer is skipped" in body
+    assert 'goes to <strong class="next-buyer">Agent queue (Asterisk)</strong>' in body
+    body = preview(admin_client, demo, "2026-12-07T10:00", hours=LUNCH, paused="y").text
+    assert "<code>paused</code>" in body
+    body = admin_client.post("/buyers/preview", data={**data, "campaigns": []}, headers=HX).text
+    assert 'id="preview-no-campaign"' in body

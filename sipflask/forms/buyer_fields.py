@@ -57,6 +57,8 @@ class SampleForm(Form):
     publisher = SelectField("Publisher", validate_choice=False)
     sub_id = StringField("Sub ID")
     tags = TextAreaField("Tags (key=value, one a line)", render_kw={"rows": 3})
+    # When the call arrives, read in the buyer's time zone as typed; empty = now.
+    moment = StringField("Moment of the call", render_kw={"type": "datetime-local"})
 
 
 class BuyerForm(FlaskForm):
