@@ -5,20 +5,26 @@ Every button is exercised as a plain form post (the whole page, nothing saved) a
 ``HX-Request`` (just the hours section). Bad input never changes the database. Moments are
 fixed with ``callflow.clock.starting_at`` (the test client runs the app in this thread).
 """
+import logging
 import re
 from datetime import date, datetime
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from sipflask.callflow import clock
 from sipflask.extensions import db
 from sipflask.models import Buyer
+from tests.support.app import MEMBER_EMAIL
 from tests.support.buyers import edit_data
 from tests.support.html import HX
 
+NY = ZoneInfo("America/New_York")
 LUNCH = {d: ["09:00-12:00", "13:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 LUNCH_WEEK = {**LUNCH, "sat": [], "sun": []}
+MONDAY_1230 = datetime(2026, 12, 7, 12, 30, tzinfo=NY)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -445,3 +451,70 @@ def test_preview_of_a_new_buyer_and_of_a_paused_one(admin_client, demo):
     assert "<code>paused</code>" in body
     body = admin_client.post("/buyers/preview", data={**data, "campaigns": []}, headers=HX).text
     assert 'id="preview-no-campaign"' in body
+
+
+# --- Reset caps ------------------------------------------------------------------------------
+
+def counters(app, ref):
+    return stored(app, ref, "calls_hour", "calls_today", "calls_month", "calls_total")
+
+
+def test_reset_caps_plain_and_htmx(admin_client, demo, caplog):
+    bid = set_buyer(demo, "queue", calls_hour=4, calls_today=137, calls_month=900,
+                    calls_total=5000)
+    page = admin_client.get(f"/buyers/{bid}/edit").text
+    assert 'id="buyer-now"' in page and f'action="/buyers/{bid}/reset-caps"' in page
+    assert 'hx-confirm="Reset the caps of Agent queue (Asterisk)?' in page
+    caplog.set_level(logging.INFO, logger="sipflask.buyers")
+    response = admin_client.post(f"/buyers/{bid}/reset-caps")
+    assert response.status_code == 302 and response.headers["Location"] == f"/buyers/{bid}/edit"
+    assert counters(demo, "queue") == (0, 0, 0, 0)
+    assert f"buyer {bid}: caps reset by admin@example.com" in caplog.text
+    assert "Caps of buyer Agent queue (Asterisk) reset" in admin_client.get(f"/buyers/{bid}/edit").text
+    set_buyer(demo, "queue", calls_total=12, daily_cap=200)
+    response = admin_client.post(f"/buyers/{bid}/reset-caps", headers=HX)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div class="card buyer-now" id="buyer-now">')
+    assert "Caps of buyer Agent queue (Asterisk) reset" in response.text
+    assert "0/200 today" in response.text and counters(demo, "queue") == (0, 0, 0, 0)
+
+
+def test_reset_caps_is_for_admins(client, auth, demo):
+    bid = set_buyer(demo, "queue", calls_today=137)
+    auth.login(MEMBER_EMAIL)
+    page = client.get(f"/buyers/{bid}/edit").text
+    assert 'id="buyer-now"' in page and "reset-caps" not in page
+    for headers in ({}, HX):
+        assert client.post(f"/buyers/{bid}/reset-caps", headers=headers).status_code == 403
+    assert counters(demo, "queue")[1] == 137
+    auth.logout()
+    response = client.post(f"/buyers/{bid}/reset-caps")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_reset_caps_unknown_buyer(admin_client, demo):
+    assert admin_client.post("/buyers/999/reset-caps").status_code == 404
+
+
+# --- the buyers list -------------------------------------------------------------------------
+
+def test_list_shows_open_closed_and_cap_use(admin_client, demo):
+    set_buyer(demo, "queue", time_zone="America/New_York", hours=LUNCH_WEEK, daily_cap=200,
+              calls_today=137, calls_day=date(2026, 12, 7))
+    set_buyer(demo, "secure", time_zone="America/New_York", hours=LUNCH_WEEK, hourly_cap=5,
+              calls_hour=5, calls_hour_key="2026-12-07T10-05:00")
+    with clock.starting_at(MONDAY_1230):
+        body = admin_client.get("/buyers/").text
+    queue = re.search(r'<tr id="buyer-\d+">\s*<td><a [^>]*>Agent queue.*?</tr>', body, re.S).group(0)
+    assert "closed until Mon 13:00 America/New_York" in queue and "137/200 today" in queue
+    assert "0/10 at once" in queue
+    phone = re.search(r'<td><a [^>]*>Sales desk.*?</tr>', body, re.S).group(0)
+    assert "open now" in phone and "open 24/7" in phone
+    with clock.starting_at(datetime(2026, 12, 7, 10, 30, tzinfo=NY)):
+        body = admin_client.get("/buyers/?q=acme", headers=HX).text
+        row = admin_client.post(f"/buyers/{stored(demo, 'secure', 'id')[0]}/pause",
+                                headers=HX).text
+    assert "open now" in body and "open until Mon 12:00 America/New_York" in body
+    assert '<span class="cap-use full">5/5 this hour</span>' in body
+    assert "hourly cap 5 reached (resets 11:00 America/New_York)" in body
+    assert "open now" in row and "5/5 this hour" in row and "pill paused" in row
