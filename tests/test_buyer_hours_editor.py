@@ -106,6 +106,15 @@ def set_buyer(app, ref, **columns):
         return b.id
 
 
+def others_open_24_7(app):
+    """Every buyer but the queue open 24/7, whatever the demo data gives them, so who takes
+    the call instead follows routing order alone."""
+    with app.app_context():
+        for b in db.session.scalars(select(Buyer).where(Buyer.ref != "queue")):
+            b.hours, b.closures = None, []
+        db.session.commit()
+
+
 def stored(app, ref, *names):
     with app.app_context():
         b = db.session.scalar(select(Buyer).where(Buyer.ref == ref))
@@ -392,6 +401,7 @@ def preview(client, demo, moment, **fields):
 
 
 def test_preview_at_lunch_says_closed_and_names_the_next_buyer(admin_client, demo):
+    others_open_24_7(demo)
     bid, data = queue_form(demo, hours=LUNCH)
     data["sample-moment"] = "2026-12-07T12:30"
     for headers in ({}, HX):
@@ -411,6 +421,7 @@ def test_preview_at_lunch_says_closed_and_names_the_next_buyer(admin_client, dem
 
 
 def test_preview_when_open_and_the_caps(admin_client, demo):
+    others_open_24_7(demo)
     set_buyer(demo, "queue", calls_today=137, calls_day=date(2026, 12, 7), active_calls=3)
     body = preview(admin_client, demo, "2026-12-07T10:00", hours=LUNCH, daily_cap="200").text
     assert "open until Mon 12:00 America/New_York" in body
@@ -438,6 +449,8 @@ def test_preview_moment_problems(admin_client, demo):
 
 
 def test_preview_of_a_new_buyer_and_of_a_paused_one(admin_client, demo):
+    others_open_24_7(demo)
+    set_buyer(demo, "queue", hours=None, closures=[])
     with demo.app_context():
         from sipflask.models import Campaign
         auto = db.session.scalar(select(Campaign.id).where(Campaign.ref == "auto"))
@@ -499,6 +512,7 @@ def test_reset_caps_unknown_buyer(admin_client, demo):
 # --- the buyers list -------------------------------------------------------------------------
 
 def test_list_shows_open_closed_and_cap_use(admin_client, demo):
+    others_open_24_7(demo)
     set_buyer(demo, "queue", time_zone="America/New_York", hours=LUNCH_WEEK, daily_cap=200,
               calls_today=137, calls_day=date(2026, 12, 7))
     set_buyer(demo, "secure", time_zone="America/New_York", hours=LUNCH_WEEK, hourly_cap=5,
