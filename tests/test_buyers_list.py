@@ -37,7 +37,8 @@ def test_list_renders_demo(admin_client, demo):
                  "Sales desk (phone)", "sip:agentqueue@pbx.example.com", "+14155552671",
                  '<span class="pill sip">SIP</span>', '<span class="pill">phone</span>',
                  "credentials", "none / IP", "sipflask-acme", "password set",
-                 "10 at once", "500 a day", "Auto Insurance", "Medicare Advantage"):
+                 "0/10 at once", "0/500 today", "open now", "Auto Insurance",
+                 "Medicare Advantage"):
         assert text in body, text
     assert 'hx-trigger="search, keyup changed delay:300ms"' in body
     # health over 24 h, links to the editor

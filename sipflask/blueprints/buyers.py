@@ -11,18 +11,25 @@ whole editor page and an htmx request with just its fragment (``htmx.render``):
 * ``tokens``: the token help for the chosen campaigns.
 
 "Add Header" and "Remove" are submit buttons of the form itself (``action=add-header`` /
-``remove-header-N``): they change the rows and save nothing.
+``remove-header-N``): they change the rows and save nothing. So are the opening hours' buttons
+(``hours-add-mon``, ``hours-remove-mon-N``, ``hours-copy-mon``, ``hours-preset-lunch``,
+``hours-weekly``, ``closure-add``, ``closure-remove-N``); htmx swaps just the hours section.
+
+The list and the buyer page show each buyer's state now (``callflow.availability.status``:
+open or closed until, cap use); ``reset-caps`` (admins) starts its counts again from 0.
 
 SIP passwords never reach a template: only whether one is stored (``Buyer.has_sip_password``);
 the preview masks it.
 """
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    url_for)
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from sipflask.blueprints.lists import (get_or_404, list_url, matching, paginate, safe_back,
                                        search_text)
+from sipflask.callflow import availability, caps, clock
 from sipflask.calllog import health as calllog
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
@@ -44,8 +51,15 @@ def index():
             .options(selectinload(Buyer.routing).selectinload(CampaignBuyer.campaign)))
     results = paginate(matching(stmt, q, Buyer.name, Buyer.number, Buyer.ref))
     return render("buyers/index.html", "buyers/partial/rows.html", results=results, q=q,
-                  healths=calllog.buyer_health([b.id for b in results.items]),
-                  next_url=list_url())
+                  next_url=list_url(), **_row_context(results.items))
+
+
+def _row_context(buyers) -> dict:
+    """What a list row shows beside the buyer: health over 24 h, and open/closed and cap use
+    now (one instant for the whole page)."""
+    now = clock.now()
+    return {"healths": calllog.buyer_health([b.id for b in buyers]),
+            "statuses": {b.id: availability.status(b, now) for b in buyers}}
 
 
 def _set_paused(id: int, paused: bool):
@@ -54,8 +68,7 @@ def _set_paused(id: int, paused: bool):
     db.session.commit()
     if is_htmx():
         return render_template("buyers/partial/row.html", buyer=buyer,
-                               healths=calllog.buyer_health([buyer.id]),
-                               next_url=safe_back(url_for(".index")))
+                               next_url=safe_back(url_for(".index")), **_row_context([buyer]))
     flash(f"{'Paused' if paused else 'Resumed'} buyer {buyer.name}.", "success")
     return redirect(safe_back(url_for(".index")))
 
@@ -87,11 +100,13 @@ def _buyer(id):
 
 
 def _page(ed: BuyerEditor, partial: str, status: int = 200, **extra):
-    """The editor page, or ``partial`` for htmx; health and campaigns only on the full page."""
-    health = None
+    """The editor page, or ``partial`` for htmx; health, state and campaigns only on the full
+    page."""
+    health = state = None
     if ed.buyer is not None and not is_htmx():
         health = calllog.buyer_health([ed.buyer.id]).get(ed.buyer.id)
-    return render(PAGE, partial, ed=ed, health=health, **extra), status
+        state = availability.status(ed.buyer)
+    return render(PAGE, partial, ed=ed, health=health, state=state, **extra), status
 
 
 def _saved(buyer: Buyer, verb: str):
@@ -111,6 +126,11 @@ def _editor_post(ed: BuyerEditor):
             abort(400)
         ed.remove_header(index)
         return _rows_changed(ed)
+    try:
+        if ed.schedule_action(action):
+            return _rows_changed(ed, "buyers/partial/hours.html")
+    except ValueError:
+        abort(400)
     if action != "save":
         abort(400)
     creating = ed.buyer is None
@@ -120,8 +140,8 @@ def _editor_post(ed: BuyerEditor):
     return _page(ed, "buyers/partial/form.html", invalid_status())
 
 
-def _rows_changed(ed: BuyerEditor):
-    response = make_response(*_page(ed, "buyers/partial/headers.html"))
+def _rows_changed(ed: BuyerEditor, partial: str = "buyers/partial/headers.html"):
+    response = make_response(*_page(ed, partial))
     if is_htmx():
         response.headers["HX-Trigger-After-Settle"] = "preview-refresh"
     return response
@@ -168,6 +188,8 @@ def check(id):
         oob.append(HEADERS)
     elif field == "number":
         oob = [HEADERS]
+    else:
+        oob = ed.schedule_oob(field) or []
     return _page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)
 
 
@@ -202,3 +224,22 @@ def sample(id):
 def tokens(id):
     ed = BuyerEditor(_buyer(id), submitted=True)
     return _page(ed, "buyers/partial/tokens.html")
+
+
+@bp.post("/<int:id>/reset-caps")
+def reset_caps(id):
+    """Admins: start the buyer's hourly, daily, monthly and lifetime counts again from 0
+    (logged with who did it). htmx gets the buyer's state card back, a plain post a redirect."""
+    if not current_user.is_admin:
+        abort(403)
+    buyer = get_or_404(Buyer, id)
+    caps.reset(buyer.id, current_user.email)
+    db.session.commit()
+    db.session.refresh(buyer)
+    message = f"Caps of buyer {buyer.name} reset: its hourly, daily, monthly and lifetime " \
+              "counts start again from 0."
+    if is_htmx():
+        return render_template("buyers/partial/now.html", buyer=buyer,
+                               state=availability.status(buyer), done=message)
+    flash(message, "success")
+    return redirect(url_for(".edit", id=buyer.id))

@@ -7,6 +7,11 @@ call; plugin token values are added the way ``callflow.start_call`` adds them; t
 attempt -- produce the TwiML and the headers, for a :class:`BuyerSpec` made straight from the
 editor's checked values (:func:`draft_spec`). Nothing is written to the database.
 
+:func:`at_moment` answers the preview's other question: at the sample call's moment, is the
+buyer *as typed* open and under its caps (its draft schedule and caps, its stored counters),
+and for each campaign ticked, who would take the call instead (``callflow/availability.py``:
+the same reasons routing writes).
+
 The SIP password never enters the preview: the buyer spec carries :data:`MASK` in its place
 whenever a password would be sent, so the TwiML shows ``password="********"`` exactly where the
 webhook puts the real one.
@@ -15,10 +20,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from xml.dom import minidom
 
 from sipflask import plugins
+from sipflask.callflow import availability
 from sipflask.callflow.planning import plan_for, token_values, with_plugin_values
+from sipflask.core import localclock, schedule
 from sipflask.core.buyer_rules import MAX_TIMEOUT, MIN_TIMEOUT
 from sipflask.core.dialplan import AttemptPlan, BuyerSpec
 from sipflask.core.invite import Invite, build_invite
@@ -122,3 +130,98 @@ def build(spec: BuyerSpec, sample: SampleCall, buyer_id: int | None) -> Preview:
                           has_password=bool(spec.sip_password))
     return Preview(info=info, values=values, plan=planned.plan, invite=invite,
                    failures=failures + planned.failures, action=action)
+
+
+# --- the sample call's moment -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DraftBuyer:
+    """The buyer being edited as ``availability.status`` reads it: the caps, pause, priority
+    and schedule as typed; the counters as stored (zero for a new buyer)."""
+
+    id: int
+    name: str
+    priority: int
+    weight: int
+    paused: bool
+    schedule: schedule.Schedule
+    concurrency_cap: int | None = None
+    hourly_cap: int | None = None
+    daily_cap: int | None = None
+    monthly_cap: int | None = None
+    total_cap: int | None = None
+    active_calls: int = 0
+    calls_hour: int = 0
+    calls_hour_key: str | None = None
+    calls_today: int = 0
+    calls_day: date | None = None
+    calls_month: int = 0
+    calls_month_key: str | None = None
+    calls_total: int = 0
+
+
+COUNTERS = ("active_calls", "calls_hour", "calls_hour_key", "calls_today", "calls_day",
+            "calls_month", "calls_month_key", "calls_total")
+CAPS = ("concurrency_cap", "hourly_cap", "daily_cap", "monthly_cap", "total_cap")
+
+
+def _int(value, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def draft_buyer(clean: dict, stored=None) -> DraftBuyer:
+    """``clean`` is ``check_buyer``'s result (usable even with errors: bad parts fall back);
+    ``stored`` the saved Buyer, if any. A new buyer's id is 0 (no stored row has it)."""
+    try:
+        sched = schedule.build(clean["time_zone"], clean["hours"], clean["closures"])
+    except ValueError:
+        sched = schedule.Schedule("UTC")
+    counters = {k: getattr(stored, k) for k in COUNTERS} if stored is not None else {}
+    caps = {k: clean[k] if isinstance(clean.get(k), int) else None for k in CAPS}
+    return DraftBuyer(id=stored.id if stored is not None else 0, name=clean["name"],
+                      priority=_int(clean["priority"], 1), weight=_int(clean["weight"], 1),
+                      paused=bool(clean["paused"]), schedule=sched, **caps, **counters)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ticked campaign at the moment: its routing list with the draft in place."""
+
+    campaign_id: int
+    name: str
+    seats: tuple[availability.Seat, ...]
+    first: tuple[availability.Seat, ...]    # who a call goes to first (draft included)
+    instead: tuple[availability.Seat, ...]  # who takes it when the draft can't or doesn't
+    draft: availability.Seat
+
+    @property
+    def draft_first(self) -> bool:
+        return self.draft in self.first
+
+
+@dataclass(frozen=True)
+class Moment:
+    when: datetime
+    text: str                      # "Mon Dec 7 12:30 America/New_York"
+    status: availability.BuyerStatus
+    routes: tuple[Route, ...]
+
+
+def route(campaign_id: int, name: str, draft: DraftBuyer, reason: str | None,
+          when: datetime) -> Route:
+    seats = availability.lineup(campaign_id, when)
+    here = next((i for i, s in enumerate(seats) if s.buyer_id == draft.id), len(seats))
+    others = [s for s in seats if s.buyer_id != draft.id]
+    mine = availability.Seat(draft.id, draft.name, draft.priority, reason)
+    lineup = others[:here] + [mine] + others[here:]
+    return Route(campaign_id, name, tuple(lineup), tuple(availability.first_choices(lineup)),
+                 tuple(availability.first_choices(others)), mine)
+
+
+def at_moment(clean: dict, stored, campaigns: list[tuple[int, str]], when: datetime) -> Moment:
+    """The draft buyer's state at ``when`` and who takes the call on each of ``campaigns``."""
+    draft = draft_buyer(clean, stored)
+    status = availability.status(draft, when)
+    text = localclock.clock_text(draft.schedule.tz, when, weekday=True, month_day=True)
+    routes = tuple(route(cid, name, draft, status.reason, when) for cid, name in campaigns)
+    return Moment(when, text, status, routes)

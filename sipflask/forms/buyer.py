@@ -10,7 +10,8 @@ import/export shape), maps the report's paths (``sip_headers[2].name``) back to 
 * a phone number carries no SIP settings: with a phone Number the SIP fields are neither checked
   nor kept (saving removes the SIP username, password and headers);
 * the SIP password is write-only: the field is never filled in, "keep" is the default, "clear"
-  removes it, typing a new one replaces it, and an empty username removes auth altogether.
+  removes it, typing a new one replaces it, and an empty username removes auth altogether;
+* opening hours, closures and caps: see :mod:`sipflask.forms.buyer_hours`.
 
 :class:`BuyerEditor` bundles one request's form with what the editor page shows (messages,
 token help, the sample call and the live preview), each computed only when a template asks.
@@ -23,11 +24,13 @@ from functools import cached_property
 from flask import current_app, request, url_for
 from sqlalchemy import select
 
+from sipflask.callflow import clock
 from sipflask.core import buyer_rules, sip, tokens, validation
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
-from sipflask.forms.buyer_fields import (CLEAR, KEEP, MAX_HEADERS, BuyerForm, Messages,
-                                         initial_data, known_tags)
+from sipflask.forms.buyer_fields import (CAP_COUNTS, CLEAR, KEEP, MAX_HEADERS, BuyerForm,
+                                         Messages, initial_data, known_tags)
+from sipflask.forms.buyer_hours import HoursEditing
 from sipflask.forms.buyer_sample import SamplePreview
 from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text
 from sipflask.models import Buyer, Campaign
@@ -39,7 +42,7 @@ HEADERS = "headers"    # messages about the header rows as a whole (Twilio's len
 _ROW_PATH = re.compile(r"sip_headers\[(\d+)\](?:\.(name|value))?\Z")
 
 
-class BuyerEditor(SamplePreview):
+class BuyerEditor(HoursEditing, SamplePreview):
     """The buyer form of one request plus everything the editor page shows beside it."""
 
     builtin_tokens = tokens.BUILTIN_TOKENS
@@ -52,8 +55,11 @@ class BuyerEditor(SamplePreview):
         else:
             self.form = BuyerForm(formdata=None, data=initial_data(buyer))
         self.autofocus_row: int | None = None
+        self.autofocus: str | None = None  # the field id of a range or closure just added
         self.extra_errors: dict[str, list[str]] = {}
         self._choices()
+        if self.submitted:
+            self.keep_stored_values()
         if not self.submitted or "sample-number" not in request.form:
             self.reset_sample(self.default_number, keep_caller=False)
 
@@ -66,6 +72,7 @@ class BuyerEditor(SamplePreview):
     def _choices(self) -> None:
         f = self.form
         f.password_action.choices = [(KEEP, "Keep it"), (CLEAR, "Clear it")]
+        f.cap_counts.choices = list(CAP_COUNTS)
         f.campaigns.choices = [(str(c.id), c.name) for c in self.all_campaigns]
         f.sample.number.choices = [("", "— none —")] + [
             (str(n.id), f"{n.number} · {n.campaign.name}") for n in self.all_numbers]
@@ -125,10 +132,8 @@ class BuyerEditor(SamplePreview):
             "sip_password": (text(f.sip_password.data) or None) if sip_mode else None,
             "sip_headers": rows,
             "priority": text(f.priority.data).strip(), "weight": text(f.weight.data).strip(),
-            "timeout": text(f.timeout.data).strip(),
-            "concurrency_cap": text(f.concurrency_cap.data).strip(),
-            "daily_cap": text(f.daily_cap.data).strip(),
-            "paused": bool(f.paused.data),
+            "timeout": text(f.timeout.data).strip(), **self.caps_record(),
+            **self.schedule_part[0], "paused": bool(f.paused.data),
         }
         if self.buyer is None and not rec["ref"] and rec["name"].strip():
             rec["ref"] = suggest_ref(Buyer, rec["name"])
@@ -140,7 +145,7 @@ class BuyerEditor(SamplePreview):
         rec, row_ids = self.record()
         report, clean = buyer_rules.check_buyer(
             rec, default_region=current_app.config.get("DEFAULT_REGION"),
-            known_tokens=self.known_tags)
+            known_tokens=self.known_tags, now=clock.now())
         check_ref_field(report, rec, creating=self.buyer is None)
         check_unique(report, Buyer, "ref", rec["ref"], self.buyer,
                 "Ref {value!r} is already used by buyer {other.name!r}.")
@@ -182,6 +187,9 @@ class BuyerEditor(SamplePreview):
         return self.check[0]
 
     def field_id(self, path: str, row_ids: list[str]) -> str:
+        found = self.schedule_field_id(path)
+        if found is not None:
+            return found
         m = _ROW_PATH.match(path)
         if m:
             j = int(m.group(1))
@@ -189,7 +197,8 @@ class BuyerEditor(SamplePreview):
         if path == "sip_headers":
             return HEADERS
         head = re.split(r"[.\[]", path, maxsplit=1)[0]
-        if head in self.form._fields and head not in ("csrf_token", "sample", "headers"):
+        if head in self.form._fields and head not in ("csrf_token", "sample", "headers",
+                                                      "hours", "closures", "hours_mode"):
             return head
         return FORM
 

@@ -4,18 +4,26 @@ describes, made by the webhook's own code from the buyer as typed (nothing is sa
 :class:`SamplePreview` is a part of :class:`sipflask.forms.buyer.BuyerEditor`; it reads the
 editor's ``form``, ``buyer``, ``check``, ``number_text``, ``selected_campaign_ids`` and
 ``will_send_password``.
+
+The sample call's moment (``sample-moment``, a ``datetime-local`` value such as
+``2026-12-07T12:30``) is read on the wall clock of the buyer's time zone as typed in the form
+(UTC while that zone is not valid); empty means now. At that moment the preview shows whether
+the buyer as typed is open, its caps, and who takes the call instead on each ticked campaign.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import select
 
-from sipflask.callflow import preview
-from sipflask.core import validation
+from sipflask.callflow import clock, preview
+from sipflask.core import localclock, validation
 from sipflask.extensions import db
 from sipflask.forms.common import parse_tags, tags_text, text
 from sipflask.models import Number, Publisher
+
+MIN_YEAR, MAX_YEAR = 2000, 2200  # a moment the clock arithmetic can take a few weeks past
 
 
 class SamplePreview:
@@ -78,3 +86,36 @@ class SamplePreview:
                                   send_password=self.will_send_password)
         sample, _problems = self.sample
         return preview.build(spec, sample, self.buyer.id if self.buyer else None)
+
+    # --- the sample call's moment -----------------------------------------------------------
+
+    @cached_property
+    def moment(self) -> tuple[datetime, list[str]]:
+        """The instant of the sample call and what is wrong with the typed moment, if anything."""
+        typed = text(self.form.sample.moment.data).strip()
+        if not typed:
+            return clock.now(), []
+        zone = localclock.zone(self.check[1]["time_zone"] or "UTC")
+        try:
+            local = datetime.fromisoformat(typed)
+        except ValueError:
+            local = None
+        if local is None or not MIN_YEAR <= local.year <= MAX_YEAR:
+            return clock.now(), [f"{typed[:40]!r} is not a date and time such as "
+                                 "2026-12-07T12:30; the preview uses now."]
+        if local.tzinfo is not None:  # not what the browser sends, but unambiguous
+            return local, []
+        instant = local.replace(tzinfo=zone).astimezone(localclock.UTC)
+        if localclock.wall(zone, instant) != local:
+            shown = localclock.clock_text(zone, instant)
+            return instant, [f"{local:%Y-%m-%d %H:%M} does not happen in {zone.key} (the clocks "
+                             f"go forward): read as {shown}."]
+        return instant, []
+
+    @cached_property
+    def at_moment(self) -> preview.Moment:
+        _report, clean, _rec, _ = self.check
+        names = {c.id: c.name for c in self.all_campaigns}
+        ticked = [(cid, names[cid]) for cid in sorted(self.selected_campaign_ids, key=lambda i: (
+            names.get(i, ""), i)) if cid in names]
+        return preview.at_moment(clean, self.buyer, ticked, self.moment[0])
