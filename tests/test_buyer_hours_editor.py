@@ -516,7 +516,7 @@ def test_list_shows_open_closed_and_cap_use(admin_client, demo):
     set_buyer(demo, "queue", time_zone="America/New_York", hours=LUNCH_WEEK, daily_cap=200,
               calls_today=137, calls_day=date(2026, 12, 7))
     set_buyer(demo, "secure", time_zone="America/New_York", hours=LUNCH_WEEK, hourly_cap=5,
-              calls_hour=5, calls_hour_key="2026-12-07T10-05:00")
+              calls_hour=5, calls_hour_key="2026-12-07T15:00:00Z")
     with clock.starting_at(MONDAY_1230):
         body = admin_client.get("/buyers/").text
     queue = re.search(r'<tr id="buyer-\d+">\s*<td><a [^>]*>Agent queue.*?</tr>', body, re.S).group(0)
