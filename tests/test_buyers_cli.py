@@ -54,3 +54,25 @@ def test_unknown_buyer_is_a_clear_message(runner, demo):
     assert result.exit_code != 0
     assert "No buyer with ref 'nobody'. Buyers: la-night, ny-floor, overflow, phone" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_buyer_moved_to_another_zone_keeps_its_counts_in_the_new_zones_windows(demo):
+    from datetime import datetime, timezone
+    from sipflask.callflow import caps
+    from sipflask.core import buyer_rules
+    from sipflask.records import write
+    buyer_id = _queue(demo, time_zone="UTC", daily_cap=10)
+    with demo.app_context():
+        caps.reserve(buyer_id, caps.Windows.at("UTC"))
+        db.session.commit()
+        buyer = db.session.get(Buyer, buyer_id)
+        rec = {"name": buyer.name, "number": buyer.number, "daily_cap": 10,
+               "time_zone": "Pacific/Kiritimati" if buyer.time_zone == "UTC" else "UTC"}
+        report, clean = buyer_rules.check_buyer(rec)
+        assert report.ok, report.errors
+        write.write_buyer(buyer, {**clean, "ref": buyer.ref})
+        db.session.commit()
+        db.session.refresh(buyer)
+        now = caps.Windows.at("Pacific/Kiritimati", datetime.now(timezone.utc))
+        assert buyer.calls_day == now.day and buyer.calls_hour_key == now.hour
+        assert caps.used(buyer, now)[1] == 1  # the count came along

@@ -6,10 +6,12 @@ returns whether it changed anything, which the import counts as "updated" or "un
 """
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
+from sipflask.core import capwindows
 from sipflask.extensions import db
 from sipflask.models import Buyer, BuyerHeader, Campaign, Number, Publisher
 
@@ -71,7 +73,10 @@ def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> b
     --with-secrets has empty passwords, and the editor never shows it), a typed one replaces
     it, ``clear_password`` removes it, and no username means no auth, so it goes too.
     """
+    moved_zone = buyer.id is not None and buyer.time_zone != clean["time_zone"]
     changed = assign(buyer, {key: clean[key] for key in BUYER_FIELDS})
+    if moved_zone:
+        _rekey_windows(buyer)
     typed = clean["sip_password"]
     if not clean["sip_username"] or (clear_password and not typed):
         if buyer.sip_password_encrypted:
@@ -86,3 +91,16 @@ def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> b
                          for i, (n, v) in enumerate(wanted)]
         changed = True
     return changed
+
+
+def _rekey_windows(buyer: Buyer) -> None:
+    """A buyer moved to another zone keeps its counts, in the new zone's current windows: left
+    on the old zone's keys, a counter could sit on a date the new zone has not reached yet (UTC
+    to New York at 01:00 UTC) and not reset at the buyer's next midnight."""
+    keys = capwindows.window_keys(buyer.time_zone, datetime.now(timezone.utc))
+    if buyer.calls_hour_key is not None:
+        buyer.calls_hour_key = keys[capwindows.HOURLY]
+    if buyer.calls_day is not None:
+        buyer.calls_day = date.fromisoformat(keys[capwindows.DAILY])
+    if buyer.calls_month_key is not None:
+        buyer.calls_month_key = keys[capwindows.MONTHLY]
