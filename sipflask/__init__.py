@@ -121,6 +121,9 @@ def create_app(test_config=None) -> Flask:
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)
+    # Security headers (CSP, framing, HSTS) on every response, errors and static files too.
+    from sipflask import headers
+    headers.init_app(app)
 
     @login_manager.user_loader
     def load_user(user_id):
