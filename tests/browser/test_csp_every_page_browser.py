@@ -1,0 +1,227 @@
+"""Every page of the app in Chromium under its real Content-Security-Policy (issue 10, finding 6):
+signed in as an admin and as a member, each GET route of ``app.url_map`` is loaded with values
+from the demo data, and any CSP violation the browser reports fails the test, naming the page.
+
+Chromium reports a refused inline script, handler, style or eval as a console message
+("... violates the following Content Security Policy directive ..."); a listener for the
+``securitypolicyviolation`` event, added before any page script runs, reports it a second way.
+"""
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from sipflask.extensions import db
+from sipflask.models import Call, InboundSettings, User
+from tests.support.browser import EMAIL, PASSWORD
+
+pytestmark = pytest.mark.browser
+
+MEMBER = "member-csp@example.com"
+
+# GET routes that are not pages a browser shows, so there is no document for a CSP to govern;
+# their headers are checked with the test client in tests/test_security_headers.py.
+NOT_PAGES = {
+    "static": "files the pages load (CSS, JS), loaded by every page below",
+    "calls.export": "a CSV download, not a page",
+    "plugins_page.as_json": "JSON for scripts, not a page",
+    "ops.healthz": "a plain-text probe for load balancers",
+    "ops.readyz": "a plain-text probe for orchestrators",
+    "ops.metrics_view": "Prometheus text for the scraper",
+    "postbacks.receive": "buyers' conversion API: JSON, and a GET records a postback",
+}
+# POST-only routes (logout, the Twilio webhooks, form actions) have no GET and are not listed.
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("Content Security Policy violation: " + e.violatedDirective + " blocked " +
+                (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+@pytest.fixture
+def crawl_app(live_app):
+    """The browser tests' demo app, plus a member, a few calls (detail pages with attempts) and
+    inbound SIP turned on (the numbers pages then show their SIP addresses and copy buttons)."""
+    runner = live_app.test_cli_runner()
+    for outcomes in (["busy:486", "completed::42"], ["no-answer"]):
+        args = ["simulate-call", "--to", "+18882223333", "--from", "+14155552671"]
+        for outcome in outcomes:
+            args += ["--outcome", outcome]
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    with live_app.app_context():
+        member = User(email=MEMBER, role="member")
+        member.set_password(PASSWORD)
+        db.session.add(member)
+        db.session.add(InboundSettings(id=1, enabled=True, name="acme"))
+        db.session.commit()
+    return live_app
+
+
+def model_for(blueprint: str):
+    """The table a blueprint edits: /buyers/<id> takes a buyer's id, /campaigns/<id> a
+    campaign's, and so on for any blueprint named after its table."""
+    for mapper in db.Model.registry.mappers:
+        if getattr(mapper.class_, "__tablename__", None) == blueprint:
+            return mapper.class_
+    return None
+
+
+def urls_for(app, rule) -> list[str]:
+    """Every URL of ``rule`` the demo data gives (each buyer's page: they differ: SIP, phone,
+    hours, headers)."""
+    args = set(rule.arguments)
+    if not args:
+        return [app.url_map.bind("localhost").build(rule.endpoint, {})]
+    blueprint = rule.endpoint.split(".")[0]
+    if args == {"uuid"} and rule.endpoint == "calls.detail":
+        values = [{"uuid": u} for u in db.session.scalars(db.select(Call.uuid))]
+    elif args == {"id"} and model_for(blueprint) is not None:
+        model = model_for(blueprint)
+        values = [{"id": i} for i in db.session.scalars(db.select(model.id).order_by(model.id))]
+    else:
+        pytest.fail(f"{rule.rule}: no demo value for {sorted(args)}; teach urls_for() where to "
+                    "find one, or list the endpoint in NOT_PAGES with the reason")
+    assert values, f"{rule.rule}: the demo data has no rows for it"
+    adapter = app.url_map.bind("localhost")
+    return [adapter.build(rule.endpoint, v) for v in values]
+
+
+def page_urls(app) -> list[str]:
+    urls = []
+    with app.app_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            if "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
+                continue
+            # /-/plugins and /-/plugins/ are one page: load each rule once all the same.
+            urls += urls_for(app, rule)
+    # The error page is a page too.
+    return urls + ["/no-such-page"]
+
+
+def signed_in(browser, base_url, email):
+    context = browser.new_context(viewport={"width": 1360, "height": 1000}, base_url=base_url)
+    context.set_default_timeout(10_000)
+    context.add_init_script(REPORT_VIOLATIONS)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+    return context, page
+
+
+def crawl(page, urls) -> tuple[dict, dict]:
+    """Load each URL, let htmx finish what a page starts on load; the violations and the
+    status of each URL."""
+    violations, statuses, current = {}, {}, {"url": None}
+
+    def on_console(msg):
+        if "Content Security Policy" in msg.text:
+            violations.setdefault(current["url"], []).append(msg.text)
+
+    def on_error(exc):
+        violations.setdefault(current["url"], []).append(f"page error: {exc}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    for url in urls:
+        current["url"] = url
+        response = page.goto(url)
+        statuses[url] = response.status
+        # Pages that poll (live call lists) never go idle for long: a short wait is enough.
+        try:
+            page.wait_for_load_state("networkidle", timeout=3_000)
+        except Exception:  # noqa: BLE001 - a polling page; what it loaded so far counts
+            pass
+    return violations, statuses
+
+
+def test_every_page_as_admin_and_member_without_csp_violations(browser, live_server, crawl_app):
+    urls = page_urls(crawl_app)
+    assert len(urls) >= 25, urls
+    report = {}
+    for email, role in ((EMAIL, "admin"), (MEMBER, "member")):
+        context, page = signed_in(browser, live_server, email)
+        try:
+            started = time.monotonic()
+            violations, statuses = crawl(page, urls)
+            report[role] = (len(urls), round(time.monotonic() - started, 1))
+        finally:
+            context.close()
+        assert not violations, f"CSP violations as {role}: {violations}"
+        assert all(code < 500 for code in statuses.values()), statuses
+        if role == "admin":
+            assert statuses["/no-such-page"] == 404
+            assert all(code == 200 for url, code in statuses.items() if url != "/no-such-page"), \
+                statuses
+        else:  # admin pages answer the member with the 403 page, itself loaded and checked
+            assert statuses["/inbound/"] == 403 and statuses["/buyers/"] == 200
+    print("pages loaded (count, seconds):", report)
+
+
+def test_login_page_signed_out(browser, live_server):
+    context = browser.new_context(base_url=live_server)
+    context.add_init_script(REPORT_VIOLATIONS)
+    page = context.new_page()
+    try:
+        messages = []
+        page.on("console", lambda msg: messages.append(msg.text))
+        response = page.goto("/login")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+        assert not [m for m in messages if "Content Security Policy" in m]
+    finally:
+        context.close()
+
+
+def test_a_violation_is_caught(browser, live_server, live_app):
+    """The detector itself: an inline script, a style attribute and a handler on a page served
+    with the app's headers are refused and reported (so a clean crawl means something)."""
+    @live_app.get("/csp-canary")
+    def canary():
+        return ('<!doctype html><title>canary</title><script>window.ran = 1</script>'
+                '<p style="color:red" onclick="x()">canary</p>')
+
+    context = browser.new_context(base_url=live_server)
+    context.add_init_script(REPORT_VIOLATIONS)
+    page = context.new_page()
+    try:
+        messages = []
+        page.on("console", lambda msg: messages.append(msg.text))
+        page.goto("/login")
+        page.fill("#email", EMAIL)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/")
+        page.goto("/csp-canary")
+        page.click("text=canary")
+        expect(page.locator("p")).to_have_text("canary")
+        assert page.evaluate("window.ran") is None  # the inline script never ran
+        found = [m for m in messages if "Content Security Policy" in m]
+        assert any("script-src" in m for m in found), found
+        assert any("style-src" in m for m in found), found
+        assert any("violation: script-src-attr" in m for m in found), found
+    finally:
+        context.close()
+
+
+def test_copy_button_works_under_the_csp(browser, live_server, crawl_app):
+    context, page = signed_in(browser, live_server, EMAIL)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        messages = []
+        page.on("console", lambda msg: messages.append(msg.text))
+        page.goto("/numbers/")
+        button = page.locator("button[data-copy]").first
+        uri = button.get_attribute("data-copy")
+        assert uri.startswith("sip:+") and "acme.sip.twilio.com" in uri
+        button.click()
+        expect(button).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == uri
+        assert not [m for m in messages if "Content Security Policy" in m]
+    finally:
+        context.close()
