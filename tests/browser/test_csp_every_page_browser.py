@@ -174,6 +174,10 @@ def test_login_page_signed_out(browser, live_server):
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         page.wait_for_load_state("networkidle")
         assert not [m for m in messages if "Content Security Policy" in m]
+        # htmx read its config from layout.html: no <style> of its own, no scripts from fragments.
+        config = page.evaluate("[htmx.config.includeIndicatorStyles, htmx.config.allowScriptTags]")
+        assert config == [False, False]
+        assert page.locator("style").count() == 0
     finally:
         context.close()
 
