@@ -126,12 +126,14 @@ def test_no_https_redirect_behind_the_proxy(client):
     assert client.get("/login").status_code == 200
 
 
-@pytest.mark.app_config(SESSION_COOKIE_SECURE=False, SESSION_COOKIE_SAMESITE="Strict")
-def test_cookie_settings_are_the_apps_own(app, client):
-    # Talisman would force Secure and rewrite SameSite: the app's settings decide instead.
-    assert app.config["SESSION_COOKIE_SECURE"] is False
+@pytest.mark.app_config(PUBLIC_URL=None, SESSION_COOKIE_SAMESITE="Strict")
+def test_cookie_settings_are_the_apps_own(app, auth, client):
+    # Talisman would force Secure on and rewrite SameSite: the app's settings decide instead.
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
-    client.get("/login")  # a request runs Talisman's before_request hook
-    assert app.config["SESSION_COOKIE_SECURE"] is False
-    cookie = client.get("/login").headers.get("Set-Cookie", "")
+    assert not app.config.get("SESSION_COOKIE_SECURE")
+    response = auth.login()  # signing in sets the session cookie
+    cookie = next(v for k, v in response.headers.items()
+                  if k == "Set-Cookie" and v.startswith(app.config["SESSION_COOKIE_NAME"] + "="))
+    assert "SameSite=Strict" in cookie and "HttpOnly" in cookie
     assert "Secure" not in cookie
+    assert not app.config.get("SESSION_COOKIE_SECURE")
