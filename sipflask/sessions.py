@@ -2,8 +2,9 @@
 cookies are ``Secure`` (docs/security.md, "Sign-in and sessions").
 
 - Both cookies (Flask's session, Flask-Login's remember-me) carry ``User.get_id()``, the user's
-  id *and* ``session_token``; ``records.users`` gives the user a new token on logout, password or
-  role change and "sign out everywhere", so every cookie issued before stops loading the user.
+  id *and* ``session_token``, and the time of sign-in; ``records.users`` gives the user a new
+  token on logout, password or role change and "sign out everywhere", so every cookie issued
+  before stops loading the user, and no cookie loads anyone after REMEMBER_DAYS.
 - A session ends ``SESSION_LIFETIME_HOURS`` after sign-in and after ``SESSION_IDLE_MINUTES``
   without a request. "Keep me signed in" adds a remember-me cookie valid ``REMEMBER_DAYS``, which
   opens a new session when the old one timed out (until the token changes).
@@ -40,12 +41,16 @@ def cookie_secure_mode(config) -> str:
     return mapped
 
 
-def load_user(alternative_id: str):
-    """The user a cookie names, only while its session token is the user's current one."""
+def load_user(cookie_id: str):
+    """The user a cookie names, while its session token is the user's current one and it was
+    issued less than REMEMBER_DAYS ago (the browser's expiry date is not to be relied on)."""
     from sipflask.models import User
-    user_id, _, token = (alternative_id or "").partition(":")
-    if not token or not user_id.isdigit() or len(user_id) > 12:
+    user_id, token, issued = ((cookie_id or "").split(":") + ["", ""])[:3]
+    if not (user_id.isdigit() and len(user_id) <= 12 and token and issued.isdigit()):
         return None  # a cookie from before session tokens, or not ours
+    max_age = float(current_app.config["REMEMBER_DAYS"]) * 86400
+    if now() - int(issued) > max_age:
+        return None
     user = db.session.get(User, int(user_id))
     if user is None or not hmac.compare_digest(user.session_token.encode(), token.encode()):
         return None
@@ -92,10 +97,21 @@ def _configure(app) -> None:
     config["REMEMBER_COOKIE_DURATION"] = timedelta(days=float(config["REMEMBER_DAYS"]))
 
 
+def now() -> int:
+    """Seconds since the epoch (one place, so tests can move the clock)."""
+    return int(time.time())
+
+
+def _signed_in(sender, user, **extra) -> None:
+    """A password sign-in: the cookies name the user, its token, and when they were issued."""
+    session["_user_id"] = f"{user.get_id()}:{now()}"
+    _session_started(sender)
+
+
 def _session_started(sender, **extra) -> None:
-    now = int(time.time())
+    now_ = now()
     session.permanent = True
-    session["signed_in_at"] = session["seen_at"] = now
+    session["signed_in_at"] = session["seen_at"] = now_
 
 
 def _expire_old_sessions():
@@ -103,18 +119,18 @@ def _expire_old_sessions():
     new one (Flask-Login reads it when the session has no user)."""
     if "_user_id" not in session:
         return None
-    config, now = current_app.config, int(time.time())
+    config, now_ = current_app.config, now()
     started, seen = session.get("signed_in_at"), session.get("seen_at")
     lifetime = float(config["SESSION_LIFETIME_HOURS"]) * 3600
     idle = float(config["SESSION_IDLE_MINUTES"]) * 60
-    if started is None or seen is None or now - started > lifetime or now - seen > idle:
+    if started is None or seen is None or now_ - started > lifetime or now_ - seen > idle:
         for key in LOGIN_KEYS:
             session.pop(key, None)
         if request.cookies.get(config.get("REMEMBER_COOKIE_NAME", "remember_token")) is None:
             flash("Your session has ended; sign in again.", "info")
         return None
-    if now - seen >= SEEN_RESOLUTION:
-        session["seen_at"] = now
+    if now_ - seen >= SEEN_RESOLUTION:
+        session["seen_at"] = now_
     return None
 
 
@@ -126,6 +142,6 @@ def init_app(app) -> None:
     app.after_request(_secure_remember_cookie)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
-    user_logged_in.connect(_session_started, app, weak=False)
+    user_logged_in.connect(_signed_in, app, weak=False)
     user_loaded_from_cookie.connect(_session_started, app, weak=False)
     app.before_request(_expire_old_sessions)
