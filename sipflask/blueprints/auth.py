@@ -106,7 +106,7 @@ def too_many_attempts(exc):
 def logout():
     if current_user.is_authenticated:
         # A new session token: this session's cookies, and any copy of them, stop working.
-        users.sign_out_everywhere(current_user)
+        users.sign_out_everywhere(current_user._get_current_object())
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
