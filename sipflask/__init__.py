@@ -63,7 +63,7 @@ DEFAULTS = dict(
     THROTTLE_LOGIN_ACCOUNT="10/minute;30/hour;100/day",
     THROTTLE_LOGIN_ADDRESS="20/minute;100/hour;500/day",
     THROTTLE_POSTBACK_KEY="30/minute;300/hour;2000/day",
-    THROTTLE_POSTBACK_ADDRESS="120/minute;2000/hour;20000/day",
+    THROTTLE_POSTBACK_ADDRESS="20/minute;100/hour;500/day",
     # Background jobs (sipflask/jobs): Redis shared by all machines, else a SQLite file in the
     # instance folder (JOBS_SQLITE_PATH overrides where).
     REDIS_URL=None,
