@@ -28,4 +28,4 @@ def test_unknown_email_costs_what_a_wrong_password_costs(client, auth):
         unknown.append(_time(client, f"nobody{i}@example.com"))
         wrong.append(_time(client, ADMIN_EMAIL))
     ratio = statistics.median(unknown) / statistics.median(wrong)
-    assert 0.6 < ratio < 1.6, (ratio, unknown, wrong)
+    assert 0.5 < ratio < 2.0, (ratio, unknown, wrong)  # before the fix: 0.03
