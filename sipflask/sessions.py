@@ -37,7 +37,8 @@ def cookie_secure_mode(config) -> str:
     mapped = {"auto": "auto", "true": "true", "1": "true", "yes": "true",
               "false": "false", "0": "false", "no": "false"}.get(text)
     if mapped is None:
-        raise RuntimeError(f"COOKIE_SECURE must be auto, true or false (not {value!r}).")
+        raise RuntimeError(f"COOKIE_SECURE (environment variable SIPFLASK_COOKIE_SECURE) must be "
+                           f"auto, true or false (not {value!r}).")
     return mapped
 
 
@@ -85,8 +86,21 @@ def _secure_remember_cookie(response):
     return response
 
 
+def _positive(config, name: str) -> float:
+    try:
+        value = float(config[name])
+    except (TypeError, ValueError):
+        value = 0
+    if not value > 0:
+        raise RuntimeError(f"{name} (environment variable SIPFLASK_{name}) is "
+                           f"{config[name]!r}: it must be a number above 0.")
+    return value
+
+
 def _configure(app) -> None:
     config = app.config
+    for name in ("SESSION_LIFETIME_HOURS", "SESSION_IDLE_MINUTES", "REMEMBER_DAYS"):
+        _positive(config, name)
     mode = cookie_secure_mode(config)
     https_url = str(config.get("PUBLIC_URL") or "").lower().startswith("https://")
     secure = mode == "true" or (mode == "auto" and https_url)

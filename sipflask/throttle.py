@@ -23,12 +23,15 @@ import time
 
 from flask import current_app, request
 from flask_limiter import Limiter
+from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 EXTENSION = "sipflask_throttle"
 # A Redis that does not answer must cost a request a fraction of a second, not a hang.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 REFUSED_POSTBACK = (400, 403)
+LIMIT_SETTINGS = ("THROTTLE_LOGIN_ACCOUNT", "THROTTLE_LOGIN_ADDRESS", "THROTTLE_POSTBACK_KEY",
+                  "THROTTLE_POSTBACK_ADDRESS")
 
 
 def client_address() -> str:
@@ -82,6 +85,19 @@ def storage_uri(config) -> str:
     return config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
 
 
+def check_limits(config) -> None:
+    """Refuse to start with a limit that doesn't parse: at request time it would be skipped
+    (swallow_errors), which would silently turn the throttle off."""
+    for name in LIMIT_SETTINGS:
+        try:
+            if not parse_many(str(config[name])):
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(f"{name} (environment variable SIPFLASK_{name}) is "
+                               f"{config[name]!r}: use limits like 10/minute;30/hour;100/day.") \
+                from None
+
+
 def _wrap(app, endpoint: str, *limits) -> None:
     view = app.view_functions[endpoint]
     for limit in limits:
@@ -92,7 +108,14 @@ def _wrap(app, endpoint: str, *limits) -> None:
 def init_app(app) -> None:
     """ProxyFix for ``PROXY_HOPS`` proxies, and a Limiter of this app's own (one per app: a
     module-level one would share its storage between the apps of one process)."""
-    hops = int(app.config.get("PROXY_HOPS") or 0)
+    check_limits(app.config)
+    try:
+        hops = int(app.config.get("PROXY_HOPS") or 0)
+    except (TypeError, ValueError):
+        hops = -1
+    if hops < 0:
+        raise RuntimeError(f"PROXY_HOPS is {app.config.get('PROXY_HOPS')!r}: the number of "
+                           "proxies in front of sipflask, 0 when none.")
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     uri = storage_uri(app.config)

@@ -145,7 +145,7 @@ def test_cookie_secure_setting_forces_it(tmp_path, setting, secure):
 
 def test_cookie_secure_refuses_a_typo(tmp_path):
     from tests.support.app import make_app
-    with pytest.raises(RuntimeError, match="COOKIE_SECURE must be auto, true or false"):
+    with pytest.raises(RuntimeError, match="must be auto, true or false"):
         make_app(tmp_path, COOKIE_SECURE="sometimes")
 
 
@@ -205,3 +205,16 @@ def test_remember_me_opens_a_new_session_after_the_idle_limit(browser):
     clock.t += 4 * 24 * 3600 + 60  # past REMEMBER_DAYS: refused even if a browser sends it
     answer = browser.get("/buyers/")
     assert answer.status == 302 and "/login" in answer.headers["Location"]
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("SESSION_IDLE_MINUTES", "soon", "SESSION_IDLE_MINUTES"),
+    ("REMEMBER_DAYS", 0, "must be a number above 0"),
+    ("THROTTLE_LOGIN_ACCOUNT", "ten a minute", "use limits like 10/minute"),
+    ("PROXY_HOPS", "one", "PROXY_HOPS is 'one'"),
+    ("PROXY_HOPS", -1, "0 when none"),
+])
+def test_bad_settings_stop_the_app_with_their_name(tmp_path, setting, value, message):
+    from tests.support.app import make_app
+    with pytest.raises(RuntimeError, match=message):
+        make_app(tmp_path, **{setting: value})
