@@ -50,6 +50,20 @@ DEFAULTS = dict(
     MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     SESSION_COOKIE_HTTPONLY=True,
     SESSION_COOKIE_SAMESITE="Lax",
+    # Sign-in and sessions (sessions.py, throttle.py; docs/security.md). COOKIE_SECURE: auto
+    # (Secure when PUBLIC_URL or the request is https), true or false. PROXY_HOPS: how many
+    # proxies in front set X-Forwarded-For/-Proto (0: trust none). THROTTLE_*: "N/period;..."
+    # (limits' syntax); counts live in RATELIMIT_STORAGE_URI, else REDIS_URL, else memory.
+    COOKIE_SECURE="auto",
+    SESSION_LIFETIME_HOURS=12,
+    SESSION_IDLE_MINUTES=60,
+    REMEMBER_DAYS=14,
+    PROXY_HOPS=0,
+    RATELIMIT_STORAGE_URI=None,
+    THROTTLE_LOGIN_ACCOUNT="10/minute;30/hour;100/day",
+    THROTTLE_LOGIN_ADDRESS="20/minute;100/hour;500/day",
+    THROTTLE_POSTBACK_KEY="30/minute;300/hour;2000/day",
+    THROTTLE_POSTBACK_ADDRESS="20/minute;100/hour;500/day",
     # Background jobs (sipflask/jobs): Redis shared by all machines, else a SQLite file in the
     # instance folder (JOBS_SQLITE_PATH overrides where).
     REDIS_URL=None,
@@ -113,24 +127,22 @@ def create_app(test_config=None) -> Flask:
 
     # models registers the tables on db.metadata; commands registers the CLI.
     from sipflask import commands, models  # noqa: F401
-    from sipflask.extensions import csrf, db, login_manager, migrate
+    from sipflask.extensions import csrf, db, migrate
 
     db.init_app(app)
     from sipflask.callflow import deadline
     deadline.init_app(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
-    login_manager.init_app(app)
+    from sipflask import sessions, throttle
+    sessions.init_app(app)  # before any other after_request hook (see its docstring)
     # Security headers (CSP, framing, HSTS) on every response, errors and static files too.
     from sipflask import headers
     headers.init_app(app)
 
-    @login_manager.user_loader
-    def load_user(user_id):
-        return db.session.get(models.User, int(user_id))
-
     from sipflask.blueprints import register_blueprints
     register_blueprints(app)
+    throttle.init_app(app)  # after the blueprints: it limits their views
 
     from sipflask import errors, htmx, jobs, monitoring, plugins
     errors.init_app(app)

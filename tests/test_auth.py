@@ -111,13 +111,13 @@ def test_users_create_prompts_for_password(runner, app):
 def test_users_create_refuses_bad_input(runner, app):
     short = runner.invoke(args=["users", "create", "a@example.com", "--password-stdin"],
                           input="short\n")
-    assert short.exit_code != 0 and "at least 10" in short.output
+    assert short.exit_code != 0 and "at least 12" in short.output
     bad = runner.invoke(args=["users", "create", "not-an-email", "--password-stdin"],
-                        input="long-enough-pw\n")
+                        input="long-enough-pass\n")
     assert bad.exit_code != 0 and "not an email" in bad.output
-    runner.invoke(args=["users", "create", "a@example.com", "--password-stdin"], input="long-enough-pw\n")
+    runner.invoke(args=["users", "create", "a@example.com", "--password-stdin"], input="long-enough-pass\n")
     dup = runner.invoke(args=["users", "create", "A@example.com", "--password-stdin"],
-                        input="long-enough-pw\n")
+                        input="long-enough-pass\n")
     assert dup.exit_code != 0 and "already exists" in dup.output
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(User)) == 1

@@ -41,10 +41,10 @@ def test_set_password_refusals_are_clear(runner, app):
     assert missing.exit_code == 1 and "No user with email b@example.com" in missing.output
     short = runner.invoke(args=["users", "set-password", "a@example.com", "--password-stdin"],
                           input="short\n")
-    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
     empty = runner.invoke(args=["users", "set-password", "a@example.com", "--password-stdin"],
                           input="")
-    assert empty.exit_code == 1 and "at least 10 characters" in empty.output
+    assert empty.exit_code == 1 and "Enter a password" in empty.output
     for result in (missing, short, empty):
         assert "Traceback" not in result.output and result.exception is None or \
             isinstance(result.exception, SystemExit)

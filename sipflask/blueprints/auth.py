@@ -1,15 +1,21 @@
 """Login and logout; every other UI page requires a logged-in user (see ``require_login``)."""
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+import math
+import secrets
+
+from flask import (Blueprint, current_app, flash, make_response, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp
 
+from sipflask import throttle
 from sipflask.blueprints.lists import local_path
-from sipflask.extensions import db, login_manager
+from sipflask.extensions import login_manager
 from sipflask.htmx import is_htmx
 from sipflask.models import User
+from sipflask.records import users
 
 bp = Blueprint("auth", __name__)
 
@@ -45,15 +51,35 @@ def require_login():
     return None
 
 
+def _dummy_hash() -> str:
+    """A hash of a random password in the configured method, checked when the email is unknown
+    so that a wrong email costs the same hash work as a wrong password (made once per method)."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with this email and password, or None; the same work whichever part is wrong."""
+    user = users.find(email)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if user.check_password(password) else None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        if user is not None and user.check_password(form.password.data):
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
             login_user(user, remember=form.remember.data)
             return redirect(local_path(request.args.get("next"), url_for("home.index")))
         # Same message for unknown email and wrong password: don't reveal which accounts exist.
@@ -61,8 +87,26 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
+@bp.errorhandler(429)
+def too_many_attempts(exc):
+    """``throttle`` refused this sign-in: say so on the form, with when to try again."""
+    seconds = throttle.retry_after()
+    wait = f"{math.ceil(seconds / 60)} minutes" if seconds > 90 else f"{seconds} seconds"
+    form = LoginForm()
+    form.email.data = (request.form.get("email") or "")[:254]
+    message = (f"Too many sign-in attempts for this account or from your network. "
+               f"Try again in {wait}.")
+    response = make_response(render_template("auth/login.html", form=form,
+                                             throttled=message), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # A new session token: this session's cookies, and any copy of them, stop working.
+        users.sign_out_everywhere(current_user._get_current_object())
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -8,6 +8,7 @@ import logging
 
 from flask import Blueprint, jsonify, request, url_for
 
+from sipflask import throttle
 from sipflask.calllog import postbacks
 from sipflask.extensions import csrf
 from sipflask.urls import public_url
@@ -51,6 +52,17 @@ def _params() -> list[tuple[str, object]]:
     if len(pairs) > MAX_PARAMS:
         raise postbacks.PostbackError(f"At most {MAX_PARAMS} parameters.")
     return pairs
+
+
+@bp.errorhandler(429)
+def too_many(exc):
+    """``throttle`` refused this postback (too many for its key, or too many refused ones from
+    this address)."""
+    seconds = throttle.retry_after()
+    response = _answer({"ok": False, "error": f"Too many postbacks; try again in {seconds} s.",
+                        "retry_after": seconds}, 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.route("/postback", methods=["GET", "POST"])

@@ -1,5 +1,6 @@
-"""``flask --app sipflask users create|ensure-admin|set-password|list``: the people who can sign
-in."""
+"""``flask --app sipflask users create|ensure-admin|set-password|set-role|sign-out|list``: the
+people who can sign in. Every write goes through :mod:`sipflask.records.users`; a refusal is one
+line and exit status 1, never a traceback."""
 from __future__ import annotations
 
 import secrets
@@ -7,10 +8,8 @@ import sys
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, select
 
-from sipflask.extensions import db
-from sipflask.models import User
+from sipflask.records import users
 
 users_cli = AppGroup("users", help="Manage the people who can sign in.")
 
@@ -21,28 +20,19 @@ def _read_password(password_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _check_password(password: str) -> None:
-    """The one password rule, for new users and new passwords alike."""
-    if len(password) < 10:
-        raise click.ClickException("The password must be at least 10 characters.")
-
-
-def _find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-
-
-def create_user(email: str, password: str, role: str = "member") -> User:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise click.ClickException(f"{email!r} is not an email address.")
-    _check_password(password)
-    if _find_user(email):
-        raise click.ClickException(f"A user with email {email} already exists.")
-    user = User(email=email, role=role)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
+def _existing(email: str):
+    user = users.find(email)
+    if user is None:
+        raise click.ClickException(f"No user with email {users.normalise_email(email)}; see "
+                                   "'flask --app sipflask users list'.")
     return user
+
+
+def create_user(email: str, password: str, role: str = "member"):
+    try:
+        return users.create(email, password, role)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @users_cli.command("create")
@@ -50,7 +40,9 @@ def create_user(email: str, password: str, role: str = "member") -> User:
 @click.option("--admin", is_flag=True, help="Give the user the admin role.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(email, admin, password_stdin):
-    """Create a user; asks for the password (or reads it with --password-stdin)."""
+    """Create a user; asks for the password (or reads it with --password-stdin).
+
+    Passwords: at least 12 characters, not common, not the email."""
     password = _read_password(password_stdin)
     user = create_user(email, password, "admin" if admin else "member")
     click.echo(f"Created {user.role} {user.email}.")
@@ -60,7 +52,7 @@ def users_create(email, admin, password_stdin):
 @click.argument("email")
 def users_ensure_admin(email):
     """Create admin EMAIL with a generated password (printed once) unless any admin exists."""
-    if db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin")):
+    if users.admin_count():
         click.echo("An admin already exists; sign in with it (or create another with "
                    "'flask --app sipflask users create EMAIL --admin').")
         return
@@ -74,20 +66,44 @@ def users_ensure_admin(email):
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_set_password(email, password_stdin):
-    """Give user EMAIL a new password; asks for it (or reads it with --password-stdin)."""
-    user = _find_user(email)
-    if user is None:
-        raise click.ClickException(f"No user with email {email.strip().lower()}; see "
-                                   "'flask --app sipflask users list'.")
+    """Give user EMAIL a new password and end all their sessions; asks for it (or reads it
+    with --password-stdin)."""
+    user = _existing(email)
     password = _read_password(password_stdin)
-    _check_password(password)
-    user.set_password(password)
-    db.session.commit()
-    click.echo(f"Password changed for {user.email}.")
+    try:
+        users.set_password(user, password)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Password changed for {user.email}. Their sessions have ended.")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(users.ROLES))
+def users_set_role(email, role):
+    """Give user EMAIL the role ROLE (admin or member) and end all their sessions."""
+    user = _existing(email)
+    try:
+        changed = users.set_role(user, role)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    if changed:
+        click.echo(f"{user.email} is now {role}; their sessions have ended.")
+    else:
+        click.echo(f"{user.email} is already {role}; nothing changed.")
+
+
+@users_cli.command("sign-out")
+@click.argument("email")
+def users_sign_out(email):
+    """End every session and remember-me cookie of user EMAIL, on every browser."""
+    user = _existing(email)
+    users.sign_out_everywhere(user)
+    click.echo(f"Signed out {user.email} everywhere.")
 
 
 @users_cli.command("list")
 def users_list():
     """List users and their roles."""
-    for user in db.session.scalars(select(User).order_by(User.email)):
+    for user in users.all_users():
         click.echo(f"{user.email}\t{user.role}")

@@ -1,0 +1,138 @@
+"""Throttling of the two doors anyone on the internet can knock on (docs/security.md, "Sign-in
+and sessions"), with Flask-Limiter, and the client address behind a proxy (werkzeug's ProxyFix).
+
+- ``POST /login``: per account (the typed email, normalised; ``THROTTLE_LOGIN_ACCOUNT``) and
+  per client address (``THROTTLE_LOGIN_ADDRESS``); every attempt counts.
+- ``/postback``: per key (a hash of it: the key itself is never stored or logged;
+  ``THROTTLE_POSTBACK_KEY``, every request counts) and per address for refused requests
+  (``THROTTLE_POSTBACK_ADDRESS``: wrong keys and malformed posts, so a buyer's busy server is
+  never slowed down by its own good postbacks).
+
+A refused request gets 429 with ``Retry-After``; the blueprint says it in its own words (the
+login form, the postback's JSON). Counts live in ``RATELIMIT_STORAGE_URI``, else ``REDIS_URL``
+(shared by every process and machine), else in this process's memory. When Redis can't be
+reached each process counts in its own memory until Redis answers again (logged as a warning);
+if even that fails, the request is let through and the error logged: a Redis outage must not
+lock everyone out.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from limits import parse_many
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+EXTENSION = "sipflask_throttle"
+# A Redis that does not answer must cost a request a fraction of a second, not a hang.
+REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+REFUSED_POSTBACK = (400, 403)
+LIMIT_SETTINGS = ("THROTTLE_LOGIN_ACCOUNT", "THROTTLE_LOGIN_ADDRESS", "THROTTLE_POSTBACK_KEY",
+                  "THROTTLE_POSTBACK_ADDRESS")
+
+
+def client_address() -> str:
+    """The client's address: the TCP peer, or with ``PROXY_HOPS`` set the address the trusted
+    proxies put in ``X-Forwarded-For`` (ProxyFix has already moved it to ``remote_addr``)."""
+    return request.remote_addr or "unknown"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def login_account() -> str:
+    """The account a login attempt is for: its email as the login form normalises it (hashed,
+    so the counters name no one)."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "account:" + _digest(email) if email else "no-account:" + client_address()
+
+
+def postback_key() -> str:
+    """The postback's key (query, form or JSON body), hashed: counters and logs never hold it."""
+    key = request.values.get("key")
+    if key is None and request.is_json:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # the view refuses such a body; any bucket will do here
+            body = None
+        key = body.get("key") if isinstance(body, dict) else None
+    if not isinstance(key, str) or not key:
+        return "no-key:" + client_address()
+    return "key:" + _digest(key)
+
+
+def _postback_refused(response) -> bool:
+    return response.status_code in REFUSED_POSTBACK
+
+
+def retry_after() -> int:
+    """Seconds until the limit this request broke lets a request through again (at least 1)."""
+    limiter: Limiter = current_app.extensions[EXTENSION]
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    try:
+        return max(1, math.ceil(breached.reset_at - time.time()))
+    except Exception:  # storage gone between the check and now: a safe guess
+        return 60
+
+
+def storage_uri(config) -> str:
+    return config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
+
+
+def check_limits(config) -> None:
+    """Refuse to start with a limit that doesn't parse: at request time it would be skipped
+    (swallow_errors), which would silently turn the throttle off."""
+    for name in LIMIT_SETTINGS:
+        try:
+            if not parse_many(str(config[name])):
+                raise ValueError
+        except ValueError:
+            raise RuntimeError(f"{name} (environment variable SIPFLASK_{name}) is "
+                               f"{config[name]!r}: use limits like 10/minute;30/hour;100/day.") \
+                from None
+
+
+def _wrap(app, endpoint: str, *limits) -> None:
+    view = app.view_functions[endpoint]
+    for limit in limits:
+        view = limit(view)
+    app.view_functions[endpoint] = view
+
+
+def init_app(app) -> None:
+    """ProxyFix for ``PROXY_HOPS`` proxies, and a Limiter of this app's own (one per app: a
+    module-level one would share its storage between the apps of one process)."""
+    check_limits(app.config)
+    try:
+        hops = int(app.config.get("PROXY_HOPS") or 0)
+    except (TypeError, ValueError):
+        hops = -1
+    if hops < 0:
+        raise RuntimeError(f"PROXY_HOPS is {app.config.get('PROXY_HOPS')!r}: the number of "
+                           "proxies in front of sipflask, 0 when none.")
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    uri = storage_uri(app.config)
+    limiter = Limiter(
+        key_func=client_address, app=app, storage_uri=uri,
+        storage_options=REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {},
+        strategy="moving-window", key_prefix=f"{app.config.get('JOBS_QUEUE_NAME', 'sipflask')}"
+        ":throttle", in_memory_fallback_enabled=True, swallow_errors=True)
+    app.extensions[EXTENSION] = limiter
+    config = app.config
+    _wrap(app, "auth.login",
+          limiter.limit(config["THROTTLE_LOGIN_ACCOUNT"], key_func=login_account,
+                        methods=["POST"], scope="login-account"),
+          limiter.limit(config["THROTTLE_LOGIN_ADDRESS"], key_func=client_address,
+                        methods=["POST"], scope="login-address"))
+    _wrap(app, "postbacks.receive",
+          limiter.limit(config["THROTTLE_POSTBACK_KEY"], key_func=postback_key,
+                        scope="postback-key"),
+          limiter.limit(config["THROTTLE_POSTBACK_ADDRESS"], key_func=client_address,
+                        deduct_when=_postback_refused, scope="postback-address"))
