@@ -176,3 +176,13 @@ def test_buyer_form_refuses_a_campaign_not_in_its_list(admin_client, demo, campa
     fragment = admin_client.post("/buyers/new", data={**BUYER, "campaigns": campaigns}, headers=HX)
     assert fragment.status_code == 422
     assert "Choose a campaign from the list" in msg_div(fragment.text, "campaigns")
+
+
+@pytest.mark.parametrize("fld,value,message", [("name", RLO, BIDI), ("sip_password", FFFD, NOT_UTF8),
+                                               ("headers-0-value", FFFD, NOT_UTF8)])
+def test_the_editor_says_so_as_the_user_types(admin_client, demo, fld, value, message):
+    """The buyer editor's live check (``/buyers/check?field=``) shows the same message."""
+    data = {**BUYER, "sip_username": "agent", "headers-0-name": "X-A", fld: value}
+    response = admin_client.post(f"/buyers/check?field={fld}", data=data, headers=HX)
+    assert response.status_code == 200
+    assert str(escape(message)) in msg_div(response.text, fld)
