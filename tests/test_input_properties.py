@@ -2,15 +2,18 @@
 :func:`jsondoc.load` gives a document or a :class:`DocumentError`, never another exception; a
 document :func:`jsondoc.problems` passes can be stored (every string encodes as UTF-8, no NUL,
 nothing nested past the limit, only finite numbers); and text the name rule passes has no
-invisible character."""
+invisible character; and a name posted to a form is saved exactly as sent or refused."""
 import json
 import math
 import unicodedata
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from sipflask.core import jsondoc, validation
+from sipflask.extensions import db
+from sipflask.models import Publisher
 
 SETTINGS = settings(max_examples=300, deadline=None)
 
@@ -97,3 +100,32 @@ def test_a_name_the_rule_passes_has_nothing_invisible(value):
         assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
     else:
         assert "U+" in validation.text_problem(value)
+
+
+# Text a browser can post (no lone surrogates: it sends U+FFFD for them), weighted towards the
+# characters that matter here.
+POSTABLE = st.lists(st.characters(exclude_categories=("Cs",)) | st.sampled_from(
+    ["\x00", "\ufffd", "\u202e", "\u2066", "\u200b", "\ufeff", "\u00ad", "\u2028", "\u3164",
+     "é", "😀", " ", "\t", "<", "&"]), min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=POSTABLE)
+def test_a_posted_name_is_saved_exactly_or_refused(admin_client, app, name):
+    """Whatever name is posted: never a 500; either it is refused and nothing changes, or it is
+    saved exactly as sent (trimmed) and holds nothing invisible."""
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(Publisher))
+    afid = f"p{before}"
+    response = admin_client.post("/publishers/new", data={"name": name, "afid": afid,
+                                                          "ref": afid})
+    assert response.status_code in (200, 302)
+    with app.app_context():
+        saved = db.session.scalar(select(Publisher).where(Publisher.afid == afid))
+        after = db.session.scalar(select(func.count()).select_from(Publisher))
+    if response.status_code == 302:
+        assert saved is not None and saved.name == name.strip()
+        assert validation.text_problem(saved.name) is None and "\ufffd" not in saved.name
+    else:
+        assert saved is None and after == before
