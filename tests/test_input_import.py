@@ -199,3 +199,13 @@ def test_a_write_the_database_refuses_is_a_message(demo, runner, tmp_path, monke
     before = dump_tables(demo)
     result = runner.invoke(args=["import", str(file)])
     check_refused(result, before, dump_tables(demo), "$:", "the database refused the write")
+
+
+@pytest.mark.parametrize("command", ["status", "reset-caps"])
+@pytest.mark.parametrize("ref", ["\udcff", "queue\x00", "que\u202eue"], ids=["surrogate", "nul",
+                                                                            "rlo"])
+def test_buyers_commands_take_any_ref_without_a_traceback(demo, runner, command, ref):
+    """``\\udcff`` is what Python makes of a byte that is not UTF-8 on the command line."""
+    result = runner.invoke(args=["buyers", command, ref])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "No buyer with ref" in result.output
