@@ -603,8 +603,10 @@ def test_national_phone_number_is_saved_in_e164(admin_client, demo):
     assert get_buyer(demo, "agent-desk").number == "+14155552671"
 
 
-@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "-1", ""])
-def test_odd_campaign_values_are_ignored(admin_client, demo, value):
+@pytest.mark.parametrize("value", ["²", "٣", "9" * 5000, "-1", "", "0", "auto"])
+def test_odd_campaign_values_are_refused(admin_client, demo, value):
+    """Not silently dropped (the buyer was saved on no campaign): a field error, nothing saved."""
     response = admin_client.post("/buyers/new", data=form_data(campaigns=[value]))
-    assert response.status_code == 302
-    assert get_buyer(demo, "agent-desk").routing == []
+    assert response.status_code == 200
+    assert "Choose a campaign from the list" in msg_div(response.text, "campaigns")
+    assert get_buyer(demo, "agent-desk") is None

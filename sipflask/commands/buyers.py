@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from sipflask.callflow import availability, caps
+from sipflask.core import validation
 from sipflask.extensions import db
 from sipflask.models import Buyer
 
@@ -14,7 +15,10 @@ buyers_cli = AppGroup("buyers", help="Buyers' caps and opening hours.")
 
 
 def _find(ref: str) -> Buyer:
-    buyer = db.session.scalar(select(Buyer).where(Buyer.ref == ref.strip()))
+    # A ref is ASCII: anything else (a surrogate from bytes the shell passed that are not
+    # UTF-8, a NUL PostgreSQL refuses) can only be "no such buyer", never a query.
+    match = validation.REF_RE.match(ref.strip())
+    buyer = db.session.scalar(select(Buyer).where(Buyer.ref == ref.strip())) if match else None
     if buyer is None:
         known = ", ".join(db.session.scalars(select(Buyer.ref).order_by(Buyer.ref).limit(20)))
         raise click.ClickException(f"No buyer with ref {ref!r}." +

@@ -12,7 +12,15 @@ from importlib import resources
 import click
 from flask.cli import with_appcontext
 
+from sipflask.core import jsondoc
 from sipflask.records import setup_json
+
+
+def _refused(lines: list[str]) -> None:
+    click.echo(f"Nothing was imported: {len(lines)} problem(s) found.", err=True)
+    for line in lines:
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
 
 
 @click.command("demo")
@@ -44,21 +52,19 @@ def export_command(file, with_secrets):
 
 @click.command("import")
 @with_appcontext
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=click.File("rb"))
 def import_command(file):
     """Validate FILE and import it; nothing is written if any record is wrong."""
+    # One byte past the limit is enough to know it is too big, without reading all of it.
+    data = file.read(jsondoc.MAX_BYTES + 1)
     try:
-        doc = json.load(file)
-    except json.JSONDecodeError as exc:
-        raise click.ClickException(f"{file.name} is not valid JSON: {exc}")
+        doc = jsondoc.load(data)
+    except jsondoc.DocumentError as exc:
+        _refused([f"{exc.path}: {file.name} is {exc.message}" if exc.path == "$" else str(exc)])
     try:
         result = setup_json.import_setup(doc)
     except setup_json.SetupError as exc:
-        lines = exc.report.lines()
-        click.echo(f"Nothing was imported: {len(lines)} problem(s) found.", err=True)
-        for line in lines:
-            click.echo(f"  {line}", err=True)
-        sys.exit(1)
+        _refused(exc.report.lines())
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(result.summary())

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from sipflask.core import capwindows, phone, schedule_rules, sip, sipheaders, tokens
-from sipflask.core.validation import CONTROL_RE, Report, check_int, check_text
+from sipflask.core.validation import CONTROL_RE, Report, check_int, check_text, text_problem
 
 SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
 
@@ -52,6 +52,9 @@ def check_buyer_number(report: Report, value: str, *, path="number",
         return value
     if CONTROL_RE.search(value) or " " in value and sip.is_sip(value):
         report.error(path, "Number must not contain spaces, control characters or line breaks.")
+        return value
+    if problem := text_problem(value):
+        report.error(path, f"Number {problem}.")
         return value
     for problem in tokens.problems(value):
         report.error(path, problem)
@@ -116,11 +119,15 @@ def check_headers(report: Report, headers: Any, *, known_tokens: Iterable[str] =
             report.error(f"{here}.value", "Header value must be text.")
             continue
         name = name.strip()
-        problem = sipheaders.header_name_problem(name)
+        # Invisible characters first: the name rule's message quotes the name as typed.
+        problem = text_problem(name)
+        problem = f"Header name {problem}." if problem else sipheaders.header_name_problem(name)
         if problem:
             report.error(f"{here}.name", problem)
         if CONTROL_RE.search(value):
             report.error(f"{here}.value", "Header value must be one line (no control characters).")
+        elif problem := text_problem(value):
+            report.error(f"{here}.value", f"Header value {problem}.")
         elif len(value) > 1000:
             report.error(f"{here}.value", "Header value must be under 1000 characters.")
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,18 @@ REF_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 AFID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 TAG_KEY_RE = re.compile(r"[a-z0-9_]{1,64}\Z")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
+# Characters no column can hold as they are: NUL (PostgreSQL refuses it in text and JSON) and
+# lone surrogates (JSON's "\ud800" escape reads into one; UTF-8 cannot encode it).
+UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"  # what the web server puts where a form post was not valid UTF-8
+# Shown as nothing, or as a gap, yet part of the text: each lets a name read unlike what it is
+# (U+202E turns "gpj.exe" around) or two names that look the same differ. Format characters
+# (bidi overrides and isolates, zero-width spaces and joiners, U+FEFF, the soft hyphen),
+# controls, line and paragraph separators, plus the blank "letters" used to fake empty names.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+INVISIBLE_FILLERS = frozenset("\u034f\u115f\u1160\u3164\uffa0")
+_CONTROL_NAMES = {0: "null", 9: "tab", 10: "line feed", 13: "carriage return", 27: "escape",
+                  127: "delete", 0x85: "next line"}
 
 MAX_ID = 2**31 - 1
 
@@ -35,6 +46,45 @@ def ascii_int(raw, maximum: int = MAX_ID) -> int | None:
         return None
     value = int(raw)
     return value if value <= maximum else None
+
+
+def char_label(ch: str) -> str:
+    """``U+202E (right-to-left override)``: a character named so a user can find it."""
+    code = ord(ch)
+    name = _CONTROL_NAMES.get(code) or unicodedata.name(ch, "").lower() or (
+        "lone surrogate" if 0xD800 <= code <= 0xDFFF else "control character")
+    return f"U+{code:04X} ({name})"
+
+
+def unstorable_problem(value: str, *, posted: bool = False) -> str | None:
+    """Why ``value`` cannot be stored exactly as given, or None.
+
+    ``posted``: the text came in a form post, where the web server has already put U+FFFD in
+    place of bytes that were not UTF-8; storing it would keep something other than what was sent.
+    """
+    found = UNSTORABLE_RE.search(value)
+    if found:
+        return f"contains a character that cannot be stored: {char_label(found.group())}"
+    if posted and REPLACEMENT in value:
+        return (f"contains {char_label(REPLACEMENT)}, which stands for text that was not valid "
+                "UTF-8; type it again")
+    return None
+
+
+def invisible_problem(value: str, *, allow: str = "") -> str | None:
+    """Why ``value`` can't be a name, ref, tag or header value: the first invisible control
+    or format character it holds (``allow``: the ones a multi-line field may keep), or None."""
+    for ch in value:
+        if ch in allow:
+            continue
+        if unicodedata.category(ch) in INVISIBLE_CATEGORIES or ch in INVISIBLE_FILLERS:
+            return f"contains an invisible control character {char_label(ch)}"
+    return None
+
+
+def text_problem(value: str, *, allow: str = "") -> str | None:
+    """The one rule for text a user names things with: storable, and nothing invisible."""
+    return unstorable_problem(value) or invisible_problem(value, allow=allow)
 
 
 @dataclass
@@ -94,6 +144,8 @@ def check_text(report: Report, rec: dict, key: str, *, required=True, max_len=20
         report.error(key, f"{label} must be at most {max_len} characters (it has {len(value)}).")
     elif CONTROL_RE.search(value):
         report.error(key, f"{label} must not contain control characters or line breaks.")
+    elif problem := text_problem(value):
+        report.error(key, f"{label} {problem}.")
     return value
 
 
@@ -169,6 +221,8 @@ def check_tags(report: Report, tags: Any, path="tags") -> dict:
             report.error(path, f"Tag {k!r} must have a text value.")
         elif CONTROL_RE.search(str(v)) or len(str(v)) > 500:
             report.error(path, f"Tag {k!r}: value must be one line of at most 500 characters.")
+        elif problem := text_problem(str(v)):
+            report.error(path, f"Tag {k!r}: value {problem}.")
     return {str(k): str(v) for k, v in tags.items()}
 
 

@@ -32,7 +32,7 @@ from sipflask.forms.buyer_fields import (CAP_COUNTS, CLEAR, KEEP, MAX_HEADERS, B
                                          Messages, initial_data, known_tags)
 from sipflask.forms.buyer_hours import HoursEditing
 from sipflask.forms.buyer_sample import SamplePreview
-from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text
+from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text, unstorable
 from sipflask.models import Buyer, Campaign
 from sipflask.records import routing, write
 
@@ -81,7 +81,14 @@ class BuyerEditor(HoursEditing, SamplePreview):
 
     @property
     def selected_campaign_ids(self) -> set[int]:
-        return {n for n in (ascii_int(x) for x in (self.form.campaigns.data or [])) if n}
+        known = {c.id for c in self.all_campaigns}
+        return {n for n in (ascii_int(x) for x in (self.form.campaigns.data or [])) if n in known}
+
+    @property
+    def unknown_campaigns(self) -> list[str]:
+        """Posted campaigns not in the list: an error, never silently dropped."""
+        known = {str(c.id) for c in self.all_campaigns}
+        return [x for x in (self.form.campaigns.data or []) if x not in known]
 
     @cached_property
     def known_tags(self) -> list[str]:
@@ -157,13 +164,22 @@ class BuyerEditor(HoursEditing, SamplePreview):
             if clean["sip_username"] and not self.will_send_password_for(clean, typed):
                 report.warn("sip_password", "No password: without one the username is not sent "
                                             "either, and the TwiML carries no credentials.")
-        known_ids = {c.id for c in self.all_campaigns}
-        if self.selected_campaign_ids - known_ids:
-            report.error("campaigns", "A chosen campaign no longer exists; reload the page.")
+        if unknown := self.unknown_campaigns:
+            report.error("campaigns", f"Choose a campaign from the list: {unknown[0][:20]!r} is "
+                                      "not one (it no longer exists or never did; reload the page).")
         for path, msgs in self.extra_errors.items():
             for m in msgs:
                 report.error(path, m)
+        taken = {self.field_id(path, row_ids) for path in report.errors}
+        for field_id, message in self.unstorable_fields.items():
+            if field_id not in taken:
+                report.error(field_id, message)
         return report, clean, rec, row_ids
+
+    @cached_property
+    def unstorable_fields(self) -> dict[str, str]:
+        """Posted values that can't be stored as sent (not the sample call: it is not stored)."""
+        return unstorable(self.form, skip=("csrf_token", "sample")) if self.submitted else {}
 
     def forget(self) -> None:
         """Drop the cached check so it runs again (after a refused save)."""
@@ -187,6 +203,8 @@ class BuyerEditor(HoursEditing, SamplePreview):
         return self.check[0]
 
     def field_id(self, path: str, row_ids: list[str]) -> str:
+        if path in self.unstorable_fields:  # already a field id (``headers-2-value``)
+            return path
         found = self.schedule_field_id(path)
         if found is not None:
             return found

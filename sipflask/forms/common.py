@@ -1,6 +1,7 @@
 """What the setup forms share: errors from a ``validation.Report`` put on the fields they are
-about, uniqueness against stored rows, refs made from names, ``key=value`` tag text, and the
-message when the database refuses a save the checks allowed.
+about, uniqueness against stored rows, refs made from names, ``key=value`` tag text, the
+message when the database refuses a save the checks allowed, and the one rule every posted
+value meets before anything is saved: it can be stored as it was sent (:func:`unstorable`).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Callable
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import Field, FieldList, FormField
 
 from sipflask.core import validation
 from sipflask.extensions import db
@@ -35,6 +37,42 @@ def apply_report(form: FlaskForm, report: validation.Report,
             fld.errors = list(fld.errors) + list(messages)
         else:
             form.form_errors.extend(f"{path}: {m}" if path else m for m in messages)
+
+
+def unstorable(fields, skip: tuple[str, ...] = ("csrf_token",)) -> dict[str, str]:
+    """``{field id: message}`` for each posted value, in ``fields`` (a form, or a field list
+    or subform in it), that can't be stored as it was sent: NUL, a lone surrogate, or U+FFFD
+    where the browser's text was not UTF-8. ``skip``: fields whose values are never stored.
+
+    The record rules (``validation.check_*``) say what a value may be; this says only that what
+    was posted is what would be kept, for every field, including those no rule looks at.
+    """
+    found: dict[str, str] = {}
+    for fld in fields:
+        if fld.short_name in skip:
+            continue
+        if isinstance(fld, (FormField, FieldList)):
+            found.update(unstorable(fld, skip))
+            continue
+        for raw in fld.raw_data or ():
+            problem = validation.unstorable_problem(raw, posted=True) \
+                if isinstance(raw, str) else None
+            if problem:
+                found[fld.id] = f"{_label(fld)} {problem}."
+                break
+    return found
+
+
+def _label(fld: Field) -> str:
+    return (fld.label.text if fld.label else "") or "This field"
+
+
+def refuse_unstorable(form: FlaskForm, report: validation.Report) -> None:
+    """Add :func:`unstorable`'s messages to ``report`` on the fields it has no error for (a rule
+    that already refused the value says more than this one)."""
+    for field_id, message in unstorable(form).items():
+        if not report.errors.get(field_id):
+            report.error(field_id, message)
 
 
 def check_unique(report: validation.Report, model, attr: str, value, current, message: str) -> None:
@@ -67,6 +105,7 @@ def save_checked(form: FlaskForm, check: Callable[[], validation.Report], record
     """The one save path of the setup forms: check, put errors on the fields or create the row
     when new, write the checked values into it and commit. The saved row, or None."""
     report = check()
+    refuse_unstorable(form, report)
     if not report.ok:
         apply_report(form, report)
         return None

@@ -14,7 +14,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 
 from sipflask.core import inbound, ip_whitelist
-from sipflask.core.validation import ascii_int
+from sipflask.core.validation import ascii_int, unstorable_problem
+from sipflask.forms.common import unstorable
 from sipflask.models import InboundCredential
 from sipflask.records import inbound as inbound_settings
 
@@ -118,6 +119,10 @@ def check(form: SettingsForm, creds: list[CredRow], ips: list[IpRow]) -> tuple[b
             form.name.errors = list(form.name.errors) + [
                 problem if name else "Enter a base name before enabling inbound SIP."]
             ok = False
+    for fld_id, message in unstorable(form).items():  # what no rule above refused already
+        if not form[fld_id].errors:
+            form[fld_id].errors = [message]
+            ok = False
     usernames: dict[str, int] = {}
     for i, row in enumerate(creds):
         if not row.stored:
@@ -131,6 +136,8 @@ def check(form: SettingsForm, creds: list[CredRow], ips: list[IpRow]) -> tuple[b
             row.password_error = inbound.password_problem(row.password)
         elif row.password:
             row.password_error = inbound.password_problem(row.password)
+        if row.password and not row.password_error:
+            row.password_error = _unstorable("The password", row.password)
         if row.username:
             usernames.setdefault(row.username.lower(), i)
         ok = ok and row.error is None and row.password_error is None
@@ -146,6 +153,11 @@ def check(form: SettingsForm, creds: list[CredRow], ips: list[IpRow]) -> tuple[b
         form.form_errors.append(f"At most {MAX_CREDENTIALS} credentials.")
         ok = False
     return ok, [e for e in entries if e is not None]
+
+
+def _unstorable(label: str, value: str) -> str | None:
+    problem = unstorable_problem(value, posted=True)
+    return f"{label} {problem}." if problem else None
 
 
 def save(form: SettingsForm, creds: list[CredRow], entries: list) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from flask import current_app
 from sqlalchemy import select
 
-from sipflask.core import buyer_rules, inbound, validation
+from sipflask.core import buyer_rules, inbound, jsondoc, validation
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, Number, Publisher
 
@@ -85,7 +85,16 @@ class _Check:
 
 
 def validate_setup(doc: Any) -> tuple[validation.Report, dict]:
-    """Check the whole document; returns the report and cleaned records per section."""
+    """Check the whole document; returns the report and cleaned records per section.
+
+    Values no column can hold (NUL, lone surrogates, NaN) or nesting past the limit stop the
+    check before any record is read: each is listed with its path, and nothing else."""
+    unstorable = jsondoc.problems(doc)
+    if unstorable:
+        report = validation.Report()
+        for path, message in unstorable:
+            report.error(path, message)
+        return report, {s: [] for s in SECTIONS}
     shape = _check_shape(doc)
     # Records are still checked after an unknown section or a bad inbound section, so every
     # error is listed at once; only a document that has no lists of records stops here.

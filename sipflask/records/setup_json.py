@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 
 from sipflask.core import validation
 from sipflask.extensions import db
@@ -156,6 +157,14 @@ def import_setup(doc: Any, *, keep_existing: bool = False) -> ImportResult:
         if isinstance(doc.get("inbound"), dict):
             result.inbound = inbound_settings.apply_settings(doc["inbound"])
         db.session.commit()
+    except (DataError, IntegrityError) as exc:
+        # Checked above, so only a value stored meanwhile by someone else (a ref taken by a
+        # form save during the import) gets here: say so rather than show a traceback.
+        db.session.rollback()
+        refused = validation.Report()
+        refused.error("$", "the database refused the write, so nothing was imported (was the "
+                           f"setup changed at the same time?): {str(exc.orig).strip()[:300]}")
+        raise SetupError(refused) from None
     except Exception:
         db.session.rollback()
         raise
@@ -186,10 +195,12 @@ def _write(clean: dict, result: ImportResult) -> None:
         _tally(result, "campaigns", created, changed)
         camps[obj.ref] = obj
     for rec in clean["numbers"]:
-        obj, created = _find(Number, "number", rec["number"])
+        # Campaign and publisher first: looking them up flushes the session, and a new number
+        # added before it would be flushed without its campaign.
         campaign = camps.get(rec["campaign"]) or _stored(Campaign, rec["campaign"])
         publisher = pubs.get(rec["publisher"]) or _stored(Publisher, rec["publisher"]) \
             if rec["publisher"] else None
+        obj, created = _find(Number, "number", rec["number"])
         changed = write.write_number(obj, rec["number"], campaign, publisher, rec["sub_id"],
                                      rec["tags"])
         db.session.flush()
