@@ -412,3 +412,47 @@ def test_export_with_history_and_import_ignores_it(app, demo, runner, tmp_path):
     assert len(changes(app)) == before
     with app.app_context():
         assert db.session.query(ChangeRecord).count() == before
+
+
+# --- one transaction ----------------------------------------------------------------------------
+
+def test_history_rows_commit_and_roll_back_with_the_change(app, demo):
+    from sipflask.records import write
+    with app.app_context():
+        before = db.session.query(ChangeRecord).count()
+        # AFID 5678 is Acme's: the database refuses the commit, and the history row with it.
+        clash = Publisher()
+        db.session.add(clash)
+        assert not write.commit(lambda: write.write_publisher(
+            clash, {"ref": "clash", "name": "Clash", "afid": "5678"}))
+        assert db.session.query(ChangeRecord).count() == before
+        # What was tracked before the rollback is forgotten: the next commit records only its own.
+        buyer = db.session.scalar(select(Buyer).where(Buyer.ref == "queue"))
+        write.set_paused(buyer, True)
+        db.session.commit()
+        rows = db.session.scalars(select(ChangeRecord).where(ChangeRecord.id > before)).all()
+        assert [(r.record_type, r.record_ref) for r in rows] == [("buyer", "queue")]
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+def test_prune_deletes_old_changes_and_records_that_it_did(app, demo, runner):
+    with app.app_context():
+        old = datetime.now(timezone.utc) - timedelta(days=400)
+        for row in db.session.scalars(select(ChangeRecord).where(
+                ChangeRecord.record_type == "buyer")):
+            row.at = old
+        db.session.commit()
+    result = runner.invoke(args=["history", "prune", "--older-than", "365"], input="n\n")
+    assert result.exit_code == 1 and "Delete 6 changes" in result.output
+    assert len(changes(app)) == 15
+    result = runner.invoke(args=["history", "prune", "--older-than", "365", "--yes"])
+    assert result.exit_code == 0 and "Deleted 6 changes" in result.output, result.output
+    rows = changes(app)
+    assert len(rows) == 10 and not changes(app, "buyer")
+    assert (rows[-1]["record_type"], rows[-1]["action"], rows[-1]["source"]) == (
+        "history", "delete", "cli")
+    assert rows[-1]["note"].startswith("pruned 6 changes recorded before ")
+    result = runner.invoke(args=["history", "prune", "--older-than", "365"])
+    assert result.exit_code == 0 and "No change is older than 365 days" in result.output
+    assert runner.invoke(args=["history", "prune", "--older-than", "0"]).exit_code == 2

@@ -52,7 +52,7 @@ def index():
     filters = queries.Filters.from_args(request.args, account_zone())
     results = paginate(queries.listing(filters))
     return render("history/index.html", "history/partial/rows.html", results=results,
-                  filters=filters, args=filters.args(), record_types=RECORD_TYPES)
+                  filters=filters, args=filters.args(), record_types=RECORD_TYPES + ("history",))
 
 
 def _change(id: int) -> ChangeRecord:

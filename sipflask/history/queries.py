@@ -49,7 +49,7 @@ class Filters:
         reported next to its field and ignored."""
         f = cls(tz=tz or timezone.utc)
         kind = (args.get("type") or "").strip()
-        if kind in RECORD_TYPES:
+        if kind in RECORD_TYPES or kind == "history":
             f.record_type = kind
         elif kind:
             f.errors["type"] = "Choose a record type from the list."

@@ -67,10 +67,8 @@ def build(note: Note, actor: context.Actor) -> ChangeRecord | None:
     """The history row for one tracked row, or None when nothing recorded changed."""
     row, kind = note.row, note.kind
     gone = note.deleted or inspect(row).deleted or inspect(row).was_deleted
-    if not gone:
-        # Read back what was stored: the database may have changed more than the writer set
-        # (a deleted publisher's numbers lose it through ON DELETE SET NULL).
-        db.session.expire(row)
+    if not gone and kind.refresh:
+        db.session.expire(row, list(kind.refresh))
     after, secrets = (None, {}) if gone else kind.snapshot(row)
     action = history_diff.action_for(note.before, after)
     if action is None:

@@ -79,13 +79,17 @@ class Kind:
     snapshot: Callable[[Any], Snapshot]
     ref: Callable[[Any], str]
     label: Callable[[Any], str]
+    # Relationships to read again after the flush: they can change without the row's own
+    # object seeing it (a routing entry added by campaign id; a publisher deleted under a
+    # number). The rest of the row in memory is what was just stored.
+    refresh: tuple[str, ...] = ()
 
 
 KINDS: dict[type, Kind] = {
     Buyer: Kind("buyer", buyer, lambda r: r.ref, lambda r: r.name),
-    Campaign: Kind("campaign", campaign, lambda r: r.ref, lambda r: r.name),
+    Campaign: Kind("campaign", campaign, lambda r: r.ref, lambda r: r.name, ("routing",)),
     Number: Kind("number", number, lambda r: r.number,
-                 lambda r: r.campaign.name if r.campaign else ""),
+                 lambda r: r.campaign.name if r.campaign else "", ("campaign", "publisher")),
     Publisher: Kind("publisher", publisher, lambda r: r.ref, lambda r: r.name),
     InboundSettings: Kind("inbound", inbound, lambda r: r.name or "",
                           lambda r: "Inbound SIP settings"),
