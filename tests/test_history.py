@@ -233,6 +233,10 @@ def test_inbound_and_account_settings_from_the_web(app, admin_client):
 def test_secrets_never_reach_history_pages_or_export(app, demo, admin_client, runner):
     bid, data = edit_data(app, "secure", sip_password=NEW_PASSWORD, password_action="replace")
     admin_client.post(f"/buyers/{bid}/edit", data=data)
+    inbound_password = "Partner-Secret-2026"
+    assert admin_client.post("/inbound/", data={
+        "name": "acme", "enabled": "y", "action": "save", "cred-0-username": "alice",
+        "cred-0-password": inbound_password}).status_code == 302
     with app.app_context():
         call = Call(caller="+14155550100", called="+18882223333")
         db.session.add(call)
@@ -241,11 +245,12 @@ def test_secrets_never_reach_history_pages_or_export(app, demo, admin_client, ru
         encrypted = db.session.get(Buyer, bid).sip_password_encrypted
     pages = [admin_client.get("/history/").get_data(as_text=True),
              admin_client.get(f"/buyers/{bid}/edit").get_data(as_text=True)]
-    for row in changes(app, "buyer", bid):
+    for row in changes(app, "buyer", bid) + changes(app, "inbound"):
         pages.append(admin_client.get(f"/history/{row['id']}").get_data(as_text=True))
     export = runner.invoke(args=["export", "--history"]).output
     for text in pages + [export, stored_text(app)]:
-        for secret in (NEW_PASSWORD, DEMO_PASSWORD, encrypted, TWILIO_AUTH_TOKEN, postback_key):
+        for secret in (NEW_PASSWORD, DEMO_PASSWORD, encrypted, TWILIO_AUTH_TOKEN, postback_key,
+                       inbound_password):
             assert secret not in text
     assert "a secret: its value is never recorded" in pages[-1]
 
