@@ -88,8 +88,8 @@ class Kind:
 KINDS: dict[type, Kind] = {
     Buyer: Kind("buyer", buyer, lambda r: r.ref, lambda r: r.name),
     Campaign: Kind("campaign", campaign, lambda r: r.ref, lambda r: r.name, ("routing",)),
-    Number: Kind("number", number, lambda r: r.number,
-                 lambda r: r.campaign.name if r.campaign else "", ("campaign", "publisher")),
+    Number: Kind("number", number, lambda r: r.number, lambda r: r.number,
+                 ("campaign", "publisher")),
     Publisher: Kind("publisher", publisher, lambda r: r.ref, lambda r: r.name),
     InboundSettings: Kind("inbound", inbound, lambda r: r.name or "",
                           lambda r: "Inbound SIP settings"),
