@@ -332,7 +332,14 @@ def test_restore_a_buyer_keeps_its_password_and_is_recorded(app, demo, admin_cli
     created = changes(app, "buyer", bid)[0]
     confirm = admin_client.post(f"/history/{created['id']}/restore")
     assert confirm.status_code == 200
-    assert "Yes, restore this version" in confirm.get_data(as_text=True)
+    page = confirm.get_data(as_text=True)
+    assert "Yes, restore this version" in page and "<html" in page
+    assert "<td>Renamed</td><td>Acme PBX (digest auth)</td>" in page
+    preview = page[page.index('class="history-preview"'):page.index("Yes, restore")]
+    assert "<td>9</td><td>2</td>" in preview and "sip_password" not in preview
+    fragment = admin_client.post(f"/history/{created['id']}/restore", headers=HX)
+    assert fragment.status_code == 200 and "<html" not in fragment.get_data(as_text=True)
+    assert 'id="history-change"' in fragment.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Buyer, bid).name == "Renamed"  # not before the confirmation
     response = admin_client.post(f"/history/{created['id']}/restore", data={"confirm": "yes"})
@@ -352,6 +359,8 @@ def test_restore_a_deleted_buyer_and_a_refused_restore(app, demo, admin_client):
     admin_client.post(f"/buyers/{bid}/delete")
     deleted = changes(app, "buyer", bid)[-1]
     assert deleted["action"] == "delete"
+    confirm = admin_client.post(f"/history/{deleted['id']}/restore").get_data(as_text=True)
+    assert "It was deleted since: the restore creates it again." in confirm
     response = admin_client.post(f"/history/{deleted['id']}/restore", data={"confirm": "yes"},
                                  headers=HX)
     assert response.status_code == 204 and "/buyers/" in response.headers["HX-Redirect"]

@@ -77,7 +77,8 @@ def restore_version(id):
         abort(404)
     if request.form.get("confirm") != "yes":
         return render("history/detail.html", "history/partial/detail.html", change=change,
-                      restorable=True, confirm=True, outcome=None)
+                      restorable=True, confirm=True, outcome=None,
+                      preview=restore.preview(change))
     outcome = restore.restore(change)
     if not outcome.ok:
         return render("history/detail.html", "history/partial/detail.html", change=change,

@@ -16,9 +16,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from sipflask.callflow import clock
-from sipflask.core import buyer_rules, validation
+from sipflask.core import buyer_rules, history_diff, validation
 from sipflask.extensions import db
-from sipflask.history import context
+from sipflask.history import context, snapshots
 from sipflask.history.model import ChangeRecord
 from sipflask.models import Buyer, Campaign
 from sipflask.records import routing, write
@@ -36,6 +36,18 @@ class Outcome:
 
 def can_restore(change: ChangeRecord) -> bool:
     return change.record_type in RESTORABLE and bool(change.snapshot)
+
+
+def preview(change: ChangeRecord) -> list[dict] | None:
+    """What a restore would change on the record as it is now (secrets aside); None when the
+    record was deleted since (a restore brings it back)."""
+    model = Buyer if change.record_type == "buyer" else Campaign
+    row = db.session.get(model, change.record_id) if change.record_id else None
+    if row is None:
+        return None
+    current, _secrets = snapshots.kind_of(row).snapshot(row)
+    return [c for c in history_diff.diff(current, change.snapshot)
+            if c["field"] != "sip_password"]
 
 
 def restore(change: ChangeRecord) -> Outcome:
