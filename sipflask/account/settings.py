@@ -13,6 +13,7 @@ import logging
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
+from sipflask import history
 from sipflask.core import localclock
 from sipflask.core.localclock import ZoneInfo
 from sipflask.core.schedule_rules import check_time_zone
@@ -100,6 +101,7 @@ def save_time_zone(value: str | None) -> Report:
     if row is None:
         row = AccountSettings()
         db.session.add(row)
+    history.track(row)
     row.time_zone = name
     db.session.commit()
     if has_request_context():

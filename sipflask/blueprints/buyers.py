@@ -36,6 +36,7 @@ from sipflask.extensions import db
 from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.models import Buyer, CampaignBuyer
+from sipflask.records import write
 
 bp = Blueprint("buyers", __name__, url_prefix="/buyers")
 
@@ -64,7 +65,7 @@ def _row_context(buyers) -> dict:
 
 def _set_paused(id: int, paused: bool):
     buyer = get_or_404(Buyer, id)
-    buyer.paused = paused
+    write.set_paused(buyer, paused)
     db.session.commit()
     if is_htmx():
         return render_template("buyers/partial/row.html", buyer=buyer,
@@ -87,8 +88,7 @@ def resume(id):
 def delete(id):
     buyer = get_or_404(Buyer, id)
     name = buyer.name
-    # Its routing entries and headers go with it; past calls keep the attempt, without buyer.
-    db.session.delete(buyer)
+    write.delete_buyer(buyer)
     db.session.commit()
     return removed(f"Deleted buyer {name}.", safe_back(url_for(".index")))
 

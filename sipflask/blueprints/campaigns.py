@@ -13,6 +13,7 @@ from sipflask.forms.setup import (add_to_routing, campaign_form, move_in_routing
                                   remove_from_routing, routing_form, save_campaign)
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.models import Campaign, CampaignBuyer, Number
+from sipflask.records import write
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -69,7 +70,7 @@ def delete(id):
     count = len(campaign.numbers)
     if not count:
         try:
-            db.session.delete(campaign)
+            write.delete_campaign(campaign)
             db.session.commit()
         except IntegrityError:  # a number was added to it a moment ago
             db.session.rollback()

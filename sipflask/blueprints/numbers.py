@@ -10,6 +10,7 @@ from sipflask.extensions import db
 from sipflask.forms.setup import number_form, save_number
 from sipflask.htmx import invalid_status, redirect_to, removed, render
 from sipflask.models import Campaign, Number, Publisher
+from sipflask.records import write
 
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
 
@@ -63,6 +64,6 @@ def edit(id):
 def delete(id):
     number = get_or_404(Number, id)
     value = number.number
-    db.session.delete(number)
+    write.delete_number(number)
     db.session.commit()
     return removed(f"Deleted number {value}.", safe_back(url_for(".index")))

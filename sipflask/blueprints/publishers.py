@@ -9,6 +9,7 @@ from sipflask.forms.common import REF_HINT
 from sipflask.forms.setup import publisher_form, save_publisher
 from sipflask.htmx import invalid_status, redirect_to, removed, render
 from sipflask.models import Number, Publisher
+from sipflask.records import write
 
 bp = Blueprint("publishers", __name__, url_prefix="/publishers")
 
@@ -58,7 +59,7 @@ def delete(id):
     publisher = get_or_404(Publisher, id)
     name, count = publisher.name, len(publisher.numbers)
     # The ORM (and the FK's ON DELETE SET NULL) leaves the numbers in place, without publisher.
-    db.session.delete(publisher)
+    write.delete_publisher(publisher)
     db.session.commit()
     detail = ""
     if count:

@@ -1,5 +1,5 @@
 """Command-line interface: ``flask --app sipflask
-users|buyers|demo|export|import|simulate-call|inbound|worker``.
+users|buyers|demo|export|import|simulate-call|inbound|worker|history``.
 
 One module per command group, named for what it works on (``users``, ``setup`` for the JSON
 document, ``simulate``, ``inbound``); a new group gets a module of its own and one line in
@@ -7,7 +7,7 @@ document, ``simulate``, ``inbound``); a new group gets a module of its own and o
 """
 from __future__ import annotations
 
-from sipflask.commands import buyers, inbound, setup, simulate, users, worker
+from sipflask.commands import buyers, history, inbound, setup, simulate, users, worker
 
 
 def init_app(app) -> None:
@@ -18,3 +18,4 @@ def init_app(app) -> None:
         app.cli.add_command(command)
     app.cli.add_command(inbound.inbound_cli)
     app.cli.add_command(worker.worker_command)
+    app.cli.add_command(history.history_cli)

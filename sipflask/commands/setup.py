@@ -43,10 +43,15 @@ def demo_command():
 @with_appcontext
 @click.argument("file", type=click.File("w"), default="-")
 @click.option("--with-secrets", is_flag=True, help="Include SIP passwords (in plain text).")
-def export_command(file, with_secrets):
+@click.option("--history", "with_history", is_flag=True,
+              help="Add the change history (never with secrets), for audits; import ignores it.")
+def export_command(file, with_secrets, with_history):
     """Write the whole setup as JSON to FILE (default: standard output)."""
-    json.dump(setup_json.export_setup(with_secrets=with_secrets), file, indent=2,
-              ensure_ascii=False)
+    doc = setup_json.export_setup(with_secrets=with_secrets)
+    if with_history:
+        from sipflask.history import queries
+        doc["history"] = list(queries.export_rows())
+    json.dump(doc, file, indent=2, ensure_ascii=False)
     file.write("\n")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from sipflask import history
 from sipflask.core.inbound import normalise_name
 from sipflask.core.ip_whitelist import check_ip_list, ip_sort_key
 from sipflask.extensions import db
@@ -59,6 +60,7 @@ def apply_settings(doc: dict[str, Any]) -> str:
         # the database exactly as it was.
         return "unchanged"
     row = get_settings()
+    history.track(row)
     changed = not existed
     if "enabled" in doc and bool(doc["enabled"]) != bool(row.enabled):
         row.enabled, changed = bool(doc["enabled"]), True
@@ -102,6 +104,7 @@ def save_page(enabled: bool, name: str, credentials: list[tuple[int | None, str,
     can't tell which password it holds); stored ones not listed are removed.
     """
     settings = get_settings()
+    history.track(settings)
     settings.enabled = enabled
     settings.name = name
     stored = stored_credentials()

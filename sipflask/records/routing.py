@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from sipflask import history
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, CampaignBuyer
 
@@ -15,11 +16,13 @@ def renumber(entries) -> None:
 
 
 def append(campaign: Campaign, buyer: Buyer) -> None:
+    history.track(campaign)
     campaign.routing.append(CampaignBuyer(buyer=buyer, position=len(campaign.routing)))
 
 
 def move(campaign: Campaign, entry: CampaignBuyer, direction: str) -> None:
     """Swap ``entry`` with its neighbour above (``up``) or below; no commit."""
+    history.track(campaign)
     entries = list(campaign.routing)
     i = entries.index(entry)
     j = i - 1 if direction == "up" else i + 1
@@ -29,6 +32,7 @@ def move(campaign: Campaign, entry: CampaignBuyer, direction: str) -> None:
 
 
 def remove(campaign: Campaign, entry: CampaignBuyer) -> None:
+    history.track(campaign)
     campaign.routing.remove(entry)
     renumber(campaign.routing)
 
@@ -37,6 +41,7 @@ def replace(campaign: Campaign, buyers: list[Buyer]) -> bool:
     """Make the routing list exactly ``buyers``, in that order; False when it already was."""
     if [e.buyer for e in campaign.routing] == buyers:
         return False
+    history.track(campaign)
     campaign.routing.clear()
     db.session.flush()  # the old rows go first: (campaign, buyer) is unique
     for buyer in buyers:
@@ -49,6 +54,10 @@ def place_buyer(buyer: Buyer, campaign_ids: set[int]) -> None:
     others' lists, closing the gap it leaves."""
     current = {e.campaign_id: e for e in buyer.routing if e.campaign_id is not None}
     left = [cid for cid in current if cid not in campaign_ids]
+    for cid in set(left) | (campaign_ids - set(current)):
+        campaign = db.session.get(Campaign, cid)
+        if campaign is not None:
+            history.track(campaign)
     for cid in left:
         db.session.delete(current[cid])
     db.session.flush()

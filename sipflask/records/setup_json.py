@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
+from sipflask import history
 from sipflask.core import validation
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, Number, Publisher
@@ -145,6 +146,9 @@ def import_setup(doc: Any, *, keep_existing: bool = False) -> ImportResult:
     stored is left exactly as the user last saved it, and listed in ``ImportResult.kept``.
     """
     kept: dict[str, list[str]] = {s: [] for s in SECTIONS}
+    if isinstance(doc, dict) and "history" in doc:
+        # What ``export --history`` adds for audits: a record of the past, nothing to import.
+        doc = {k: v for k, v in doc.items() if k != "history"}
     if keep_existing:
         doc, kept = _without_existing(doc)
     report, clean = validate_setup(doc)
@@ -153,10 +157,11 @@ def import_setup(doc: Any, *, keep_existing: bool = False) -> ImportResult:
     result = ImportResult(kept=kept)
     result.warnings = [f"{p}: {m}" for p, ms in report.warnings.items() for m in ms]
     try:
-        _write(clean, result)
-        if isinstance(doc.get("inbound"), dict):
-            result.inbound = inbound_settings.apply_settings(doc["inbound"])
-        db.session.commit()
+        with history.acting(source=history.IMPORT):
+            _write(clean, result)
+            if isinstance(doc.get("inbound"), dict):
+                result.inbound = inbound_settings.apply_settings(doc["inbound"])
+            db.session.commit()
     except (DataError, IntegrityError) as exc:
         # Checked above, so only a value stored meanwhile by someone else (a ref taken by a
         # form save during the import) gets here: say so rather than show a traceback.

@@ -3,6 +3,8 @@ store, once a ``validation.check_*`` report came back clean.
 
 Callers pass cleaned values (the shape ``check_*`` returns) and commit themselves; each writer
 returns whether it changed anything, which the import counts as "updated" or "unchanged".
+Each writer tracks the row for the change history (:mod:`sipflask.history`) before touching it,
+so the commit that stores the change also stores who made it and what changed.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sipflask.core import capwindows
 from sipflask.extensions import db
+from sipflask import history
 from sipflask.models import Buyer, BuyerHeader, Campaign, Number, Publisher
 
 # Shown when the database refuses a write the checks allowed: a unique value taken between the
@@ -48,12 +51,14 @@ def assign(obj, values: dict) -> bool:
 
 
 def write_publisher(publisher: Publisher, rec: dict) -> bool:
+    history.track(publisher)
     return assign(publisher, {"ref": rec["ref"], "name": rec["name"].strip(),
                               "afid": rec["afid"]})
 
 
 def write_campaign(campaign: Campaign, rec: dict) -> bool:
     """Name and ref; ``settings`` only when the record has them (the form never does)."""
+    history.track(campaign)
     values = {"ref": rec["ref"], "name": rec["name"].strip()}
     if rec.get("settings") is not None:
         values["settings"] = rec["settings"]
@@ -62,6 +67,7 @@ def write_campaign(campaign: Campaign, rec: dict) -> bool:
 
 def write_number(number: Number, e164: str, campaign: Campaign, publisher: Publisher | None,
                  sub_id: str | None, tags: dict) -> bool:
+    history.track(number)
     return assign(number, {"number": e164, "campaign": campaign, "publisher": publisher,
                            "sub_id": (sub_id or "").strip() or None, "tags": tags})
 
@@ -73,6 +79,7 @@ def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> b
     --with-secrets has empty passwords, and the editor never shows it), a typed one replaces
     it, ``clear_password`` removes it, and no username means no auth, so it goes too.
     """
+    history.track(buyer)
     moved_zone = buyer.id is not None and buyer.time_zone != clean["time_zone"]
     changed = assign(buyer, {key: clean[key] for key in BUYER_FIELDS})
     if moved_zone:
@@ -104,3 +111,37 @@ def _rekey_windows(buyer: Buyer) -> None:
         buyer.calls_day = date.fromisoformat(keys[capwindows.DAILY])
     if buyer.calls_month_key is not None:
         buyer.calls_month_key = keys[capwindows.MONTHLY]
+
+
+def set_paused(buyer: Buyer, paused: bool) -> bool:
+    """Pause or resume from the list page (no commit)."""
+    history.track(buyer)
+    return assign(buyer, {"paused": paused})
+
+
+def delete_buyer(buyer: Buyer) -> None:
+    """Delete (no commit): its routing entries and headers go with it, so the campaigns it was
+    on change too; past calls keep their attempts, without the buyer."""
+    for entry in buyer.routing:
+        if entry.campaign is not None:
+            history.track(entry.campaign)
+    history.track_delete(buyer)
+    db.session.delete(buyer)
+
+
+def delete_campaign(campaign: Campaign) -> None:
+    history.track_delete(campaign)
+    db.session.delete(campaign)
+
+
+def delete_number(number: Number) -> None:
+    history.track_delete(number)
+    db.session.delete(number)
+
+
+def delete_publisher(publisher: Publisher) -> None:
+    """Delete (no commit); its numbers stay, without a publisher."""
+    for number in publisher.numbers:
+        history.track(number)
+    history.track_delete(publisher)
+    db.session.delete(publisher)
