@@ -220,3 +220,11 @@ def test_simulate_call_refuses_text_the_terminal_did_not_send_as_utf8(demo, runn
     result = runner.invoke(args=["simulate-call", *args])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "contains a character that cannot be stored: U+DCFF (lone surrogate)" in result.output
+
+
+def test_import_reads_standard_input_as_bytes_too(app, runner):
+    ok = runner.invoke(args=["import", "-"],
+                       input=json.dumps({"publishers": [GOOD_PUBLISHER]}).encode())
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(args=["import", "-"], input=b'{"publishers": [{"name": "\xff"}]}')
+    assert bad.exit_code == 1 and "$: <stdin> is not UTF-8: byte 0xFF" in bad.output
