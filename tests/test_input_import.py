@@ -209,3 +209,22 @@ def test_buyers_commands_take_any_ref_without_a_traceback(demo, runner, command,
     result = runner.invoke(args=["buyers", command, ref])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "No buyer with ref" in result.output
+
+
+@pytest.mark.parametrize("args", [["--to", "+18882223333", "--from", "\udcff"],
+                                  ["--to", "\udcff", "--from", "+14155552671"],
+                                  ["--to", "+18882223333", "--from", "+14155552671",
+                                   "--param", "SipHeader_X-A=\udcff"]],
+                         ids=["from", "to", "param"])
+def test_simulate_call_refuses_text_the_terminal_did_not_send_as_utf8(demo, runner, args):
+    result = runner.invoke(args=["simulate-call", *args])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "contains a character that cannot be stored: U+DCFF (lone surrogate)" in result.output
+
+
+def test_import_reads_standard_input_as_bytes_too(app, runner):
+    ok = runner.invoke(args=["import", "-"],
+                       input=json.dumps({"publishers": [GOOD_PUBLISHER]}).encode())
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(args=["import", "-"], input=b'{"publishers": [{"name": "\xff"}]}')
+    assert bad.exit_code == 1 and "$: <stdin> is not UTF-8: byte 0xFF" in bad.output

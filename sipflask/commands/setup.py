@@ -65,7 +65,8 @@ def import_command(file):
     try:
         doc = jsondoc.load(data)
     except jsondoc.DocumentError as exc:
-        _refused([f"{exc.path}: {file.name} is {exc.message}" if exc.path == "$" else str(exc)])
+        name = getattr(file, "name", "<stdin>")  # a pipe may have none
+        _refused([f"{exc.path}: {name} is {exc.message}" if exc.path == "$" else str(exc)])
     try:
         result = setup_json.import_setup(doc)
     except setup_json.SetupError as exc:

@@ -23,6 +23,11 @@ from flask.cli import with_appcontext
 def simulate_call_command(to, from_, params, outcomes, at):
     """Play Twilio's part for one call through the real, signed webhook endpoints."""
     from sipflask.callflow import simulate
+    from sipflask.core.validation import unstorable_problem
+    # Twilio only ever sends UTF-8; a surrogate here is a byte the terminal passed that is not.
+    for option, value in (("--to", to), ("--from", from_), *(("--param", p) for p in params)):
+        if problem := unstorable_problem(value):
+            raise click.ClickException(f"{option} {problem} (was the terminal's text UTF-8?).")
     try:
         sim = simulate.run(current_app._get_current_object(), to=to, from_=from_,
                            params=simulate.parse_params(params),
