@@ -165,6 +165,19 @@ def test_buyer_campaigns_from_the_editor_change_the_campaigns_routing_lists(app,
     assert fields(changes(app, "campaign", medicare)[-1])["buyers"][1][-1] == "secure"
 
 
+def test_a_renamed_ref_moving_campaign_keeps_every_campaign_history_in_step(app, demo,
+                                                                            admin_client):
+    medicare = row_id(app, Campaign, ref="medicare")
+    bid, data = edit_data(app, "secure", campaigns=[str(medicare)])
+    assert admin_client.post(f"/buyers/{bid}/edit",
+                             data={**data, "ref": "secure-2"}).status_code == 302
+    auto = row_id(app, Campaign, ref="auto")
+    assert fields(changes(app, "campaign", auto)[-1]) == {
+        "buyers": (["queue", "secure", "phone"], ["queue", "phone"])}
+    before, after = fields(changes(app, "campaign", medicare)[-1])["buyers"]
+    assert "secure" not in before and after[-1] == "secure-2"
+
+
 def test_campaign_and_routing_list_changes_from_the_web(app, demo, admin_client):
     assert admin_client.post("/campaigns/new", data={"name": "Solar", "ref": ""}).status_code \
         == 302

@@ -80,6 +80,11 @@ def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> b
     it, ``clear_password`` removes it, and no username means no auth, so it goes too.
     """
     history.track(buyer)
+    if buyer.id is not None and buyer.ref != clean["ref"]:
+        # Their routing lists name the buyer by ref: keep each campaign's history in step.
+        for entry in buyer.routing:
+            if entry.campaign is not None:
+                history.track(entry.campaign)
     moved_zone = buyer.id is not None and buyer.time_zone != clean["time_zone"]
     changed = assign(buyer, {key: clean[key] for key in BUYER_FIELDS})
     if moved_zone:
