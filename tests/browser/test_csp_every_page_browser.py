@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sipflask.extensions import db
+from sipflask.history.model import ChangeRecord
 from sipflask.models import Call, InboundSettings, User
 from tests.support.browser import EMAIL, PASSWORD
 
@@ -63,6 +64,8 @@ def crawl_app(live_app):
 def model_for(blueprint: str):
     """The table a blueprint edits: /buyers/<id> takes a buyer's id, /campaigns/<id> a
     campaign's, and so on for any blueprint named after its table."""
+    if blueprint == "history":  # /history/<id>: one change (the demo import recorded many)
+        return ChangeRecord
     for mapper in db.Model.registry.mappers:
         if getattr(mapper.class_, "__tablename__", None) == blueprint:
             return mapper.class_
@@ -81,6 +84,10 @@ def urls_for(app, rule) -> list[str]:
     elif args == {"id"} and model_for(blueprint) is not None:
         model = model_for(blueprint)
         values = [{"id": i} for i in db.session.scalars(db.select(model.id).order_by(model.id))]
+        if model is ChangeRecord:  # one page per change: a few show every kind of row
+            values = values[:5]
+    elif args == {"user_id"} and rule.endpoint.startswith("users."):
+        values = [{"user_id": i} for i in db.session.scalars(db.select(User.id).order_by(User.id))]
     else:
         pytest.fail(f"{rule.rule}: no demo value for {sorted(args)}; teach urls_for() where to "
                     "find one, or list the endpoint in NOT_PAGES with the reason")
