@@ -30,6 +30,8 @@ EXTENSION = "sipflask_throttle"
 # A Redis that does not answer must cost a request a fraction of a second, not a hang.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 REFUSED_POSTBACK = (400, 403)
+# What the limits below cover: the sign-in form's posts, and every postback.
+LIMITED = {("auth.login", "POST"), ("postbacks.receive", "GET"), ("postbacks.receive", "POST")}
 LIMIT_SETTINGS = ("THROTTLE_LOGIN_ACCOUNT", "THROTTLE_LOGIN_ADDRESS", "THROTTLE_POSTBACK_KEY",
                   "THROTTLE_POSTBACK_ADDRESS")
 
@@ -63,6 +65,10 @@ def postback_key() -> str:
     if not isinstance(key, str) or not key:
         return "no-key:" + client_address()
     return "key:" + _digest(key)
+
+
+def _not_limited() -> bool:
+    return (request.endpoint, request.method) not in LIMITED
 
 
 def _postback_refused(response) -> bool:
@@ -125,6 +131,9 @@ def init_app(app) -> None:
         strategy="moving-window", key_prefix=f"{app.config.get('JOBS_QUEUE_NAME', 'sipflask')}"
         ":throttle", in_memory_fallback_enabled=True, swallow_errors=True)
     app.extensions[EXTENSION] = limiter
+    # Every other request (Twilio's webhooks above all) skips the limiter outright, so it never
+    # waits on a Redis that stopped answering, not even for the limiter's recovery checks.
+    limiter.request_filter(_not_limited)
     config = app.config
     _wrap(app, "auth.login",
           limiter.limit(config["THROTTLE_LOGIN_ACCOUNT"], key_func=login_account,

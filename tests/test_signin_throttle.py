@@ -135,3 +135,21 @@ def test_good_postbacks_never_use_up_the_address_limit(client, call_key):
     uuid_, key = call_key
     assert {client.get("/postback", query_string={"key": key, "uuid": uuid_}).status_code
             for _ in range(8)} == {200}
+
+
+def test_other_requests_never_touch_the_limiter_storage(tmp_path, monkeypatch):
+    """Twilio's webhooks and the pages skip the limiter: a Redis that stopped answering can
+    never slow them down, not even through the limiter's recovery checks."""
+    app = make_app(tmp_path, RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0")
+    limiter = app.extensions["sipflask_throttle"]
+    touched = []
+    monkeypatch.setattr(type(limiter.storage), "check", lambda self: touched.append("check"))
+    limiter._storage_dead = True  # as after a failed request, long enough ago to check again
+    limiter._Limiter__last_check_backend = 0
+    client = app.test_client()
+    for path in ("/healthz", "/login", "/twilio/voice"):
+        client.get(path)
+    client.post("/twilio/voice", data={"CallSid": "CA1"})
+    assert touched == []
+    client.post("/login", data={"email": "a@example.com", "password": "x" * 12})
+    assert touched == ["check"]

@@ -29,3 +29,9 @@ def test_unknown_email_costs_what_a_wrong_password_costs(client, auth):
         wrong.append(_time(client, ADMIN_EMAIL))
     ratio = statistics.median(unknown) / statistics.median(wrong)
     assert 0.5 < ratio < 2.0, (ratio, unknown, wrong)  # before the fix: 0.03
+
+
+def test_an_overlong_password_is_refused_before_any_hashing(client, auth):
+    response = client.post("/login", data={"email": ADMIN_EMAIL, "password": "x" * 100_000})
+    assert response.status_code == 200 and "longer than 1024 characters" in response.text
+    assert client.get("/buyers/").status_code == 302

@@ -29,7 +29,8 @@ PUBLIC_BLUEPRINTS = {"webhook", "postbacks", "ops"}
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254),
                                             Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an email address.")])
-    password = PasswordField("Password", validators=[DataRequired()])
+    # No password may be longer (core/passwords.py): a megabyte of "password" is not hashed.
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
     remember = BooleanField("Keep me signed in")
 
 

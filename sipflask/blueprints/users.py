@@ -8,7 +8,8 @@ signed out.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField
@@ -32,7 +33,6 @@ class RoleForm(FlaskForm):
 
 def _remembered() -> bool:
     """Whether this browser holds a remember-me cookie (a new one replaces it after a change)."""
-    from flask import current_app
     return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
 
 

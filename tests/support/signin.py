@@ -57,7 +57,7 @@ class HttpClient:
             req.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         opener = urllib.request.build_opener(_NoRedirect)
         try:
-            with opener.open(req, timeout=10) as response:
+            with opener.open(req, timeout=30) as response:
                 answer = self._answer(response.status, response.headers, response.read())
         except urllib.error.HTTPError as exc:
             answer = self._answer(exc.code, exc.headers, exc.read())
