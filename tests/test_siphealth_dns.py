@@ -152,3 +152,14 @@ def test_nameserver_setting(value, expected):
 def test_bad_nameserver_setting_is_a_clear_error(value):
     with pytest.raises(sipdns.NameserverError, match="DNS nameserver"):
         sipdns.make_resolver(value)
+
+
+def test_missing_tool_skips_but_fails_under_ci(monkeypatch):
+    from tests.support import siphealth as support
+    monkeypatch.setattr(support.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(support, "IN_CI", False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y dnsmasq-base"):
+        support.need_tool("dnsmasq", "dnsmasq-base")
+    monkeypatch.setattr(support, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="CI=true but dnsmasq is not installed"):
+        support.need_tool("dnsmasq", "dnsmasq-base")
