@@ -27,6 +27,17 @@ class Diagnosis:
     alive: bool = False
     verdict: str = ""
 
+    def _targets(self) -> list[dict]:
+        """Every resolved target in order; those after the answering one were not probed."""
+        out = []
+        for i, t in enumerate(self.resolution.targets):
+            p = self.probes[i] if i < len(self.probes) else None
+            out.append({"host": t.host, "address": t.address, "port": t.port,
+                        "transport": t.transport, "probed": p is not None,
+                        "status": p.status if p else None, "failure": p.failure if p else None,
+                        "alive": p.alive if p else None, "rtt_ms": p.rtt_ms if p else None})
+        return out
+
     def as_dict(self) -> dict:
         return {
             "uri": self.uri,
@@ -34,9 +45,7 @@ class Diagnosis:
             "verdict": self.verdict,
             "transport": self.resolution.transport,
             "dns": [vars(s) | {"answer": list(s.answer)} for s in self.resolution.steps],
-            "targets": [{"host": p.host, "address": p.address, "port": p.port,
-                         "transport": p.transport, "status": p.status,
-                         "failure": p.failure, "rtt_ms": p.rtt_ms} for p in self.probes],
+            "targets": self._targets(),
             "probes": [p.as_dict() for p in self.probes],
         }
 
