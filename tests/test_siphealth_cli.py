@@ -36,13 +36,15 @@ def test_uri_alive_json_contract(runner, tmp_path):
     assert {"host", "port", "transport", "status", "rtt_ms"} <= set(target)
     assert (target["port"], target["transport"], target["status"]) == (pbx.port, "udp", 200)
     assert isinstance(target["rtt_ms"], float)
+    assert data["twilio"] == {"region": "us1", "signalling": ["54.172.60.0/30"],
+                              "known_region": True}
     # The default headers an INVITE carries, with the sample call's values.
     assert "X-PH-RetreaverUUID: 5d0c7a36-2f4b-4c1e-9a57-8b3e1f6d2c90" in outcome.messages
 
 
 def test_buyer_ref_sends_its_headers_and_prints_a_diagnosis(demo, runner, tmp_path):
     with SippOptions(tmp_path, 404, "Not Found", transport="tcp") as pbx:
-        _sip_buyer(demo, f"sip:agent[caller_zip]@127.0.0.1:{pbx.port};transport=tcp",
+        _sip_buyer(demo, f"sip:agent[caller_zip]@127.0.0.1:{pbx.port};transport=tcp;region=ie1",
                    [("X-Campaign-Name", "leads [caller_number]"), ("X-Empty", "[sub_id]")])
         result = check(runner, "queue")
         outcome = pbx.wait()
@@ -51,7 +53,9 @@ def test_buyer_ref_sends_its_headers_and_prints_a_diagnosis(demo, runner, tmp_pa
     assert "X-Empty" not in outcome.messages  # empty after tokens: left out, as in the INVITE
     out = result.output
     assert "transport TCP from the URI's ;transport= parameter" in out
-    assert f"sent: OPTIONS sip:agent@127.0.0.1:{pbx.port};transport=tcp SIP/2.0" in out
+    assert (f"sent: OPTIONS sip:agent@127.0.0.1:{pbx.port};transport=tcp;region=ie1 SIP/2.0"
+            in out)
+    assert "Twilio dials this URI from region ie1 (54.171.127.192/30)" in out
     assert "reply: SIP/2.0 404 Not Found" in out and "Server: sipflask-test-pbx" in out
     assert out.rstrip().splitlines()[-1].startswith(
         f"Verdict: alive: TCP 127.0.0.1:{pbx.port}: 404 for user agent")

@@ -12,8 +12,8 @@ import pytest
 from sipflask.core.sipresolve import Target
 from sipflask.siphealth.check import check_endpoint, lookup_from_config
 from sipflask.siphealth.probe import probe
-from tests.support.siphealth import (Dnsmasq, SippOptions, TlsPeer, UdpPeer, answer_to,
-                                     free_port, self_signed)
+from tests.support.siphealth import Dnsmasq, SippOptions, free_port
+from tests.support.siphealth_peers import TlsPeer, UdpPeer, answer_to, self_signed
 
 HEADERS = [("X-Campaign-ID", "7"), ("X-PH-RetreaverUUID", "2f1c6a8e-7b1d-4c2a-9a55-0d6f4b1e9c01")]
 

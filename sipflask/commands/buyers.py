@@ -85,8 +85,10 @@ def check_endpoint_command(ref, uri, as_json, timeout):
         _invalid(exc.format_message() if isinstance(exc, click.ClickException) else str(exc),
                  as_json)
     diagnosis = check.check_endpoint(target.uri, lookup, target.headers, timeout=timeout)
+    ranges = endpoint.twilio_ranges(target.uri)
     if as_json:
-        click.echo(json.dumps(diagnosis.as_dict() | {"dropped_headers": list(target.dropped)}))
+        click.echo(json.dumps(diagnosis.as_dict() | {"dropped_headers": list(target.dropped),
+                                                     "twilio": ranges}))
     else:
-        click.echo("\n".join(report.lines(diagnosis, target.dropped)))
+        click.echo("\n".join(report.lines(diagnosis, target.dropped, ranges)))
     raise SystemExit(0 if diagnosis.alive else 1)

@@ -8,7 +8,9 @@ mask in its place.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 
 from sipflask.callflow import preview
 from sipflask.callflow.planning import plan_for, token_values, with_plugin_values
@@ -16,7 +18,10 @@ from sipflask.core import sip
 from sipflask.core.dialplan import BuyerSpec
 from sipflask.core.redact import MASK
 
-__all__ = ["Endpoint", "EndpointError", "for_buyer", "for_uri"]
+__all__ = ["Endpoint", "EndpointError", "for_buyer", "for_uri", "twilio_ranges"]
+
+#: Twilio places calls from us1 unless the URI names another region (``;region=ie1``).
+DEFAULT_REGION = "us1"
 
 
 class EndpointError(ValueError):
@@ -55,3 +60,15 @@ def for_buyer(buyer) -> Endpoint:
 def for_uri(uri: str) -> Endpoint:
     """A URI typed by hand: default headers only."""
     return _plan(BuyerSpec(id=0, name="", number=(uri or "").strip()))
+
+
+def twilio_ranges(uri: str) -> dict:
+    """Where Twilio's INVITE will come from for ``uri``: its ``;region=`` (else us1) and that
+    region's signalling ranges (data/twilio_sip_ips.json), because a PBX that whitelists Twilio
+    answers Twilio, not necessarily sipflask's probe."""
+    data = json.loads(resources.files("sipflask").joinpath("data/twilio_sip_ips.json")
+                      .read_text(encoding="utf-8"))
+    params = dict(p.partition("=")[::2] for p in uri.partition(";")[2].split(";") if p)
+    region = {k.lower(): v for k, v in params.items()}.get("region", DEFAULT_REGION).lower()
+    cidrs = [r["cidr"] for r in data["signalling"] if r["region"] == region]
+    return {"region": region, "signalling": cidrs, "known_region": bool(cidrs)}

@@ -24,7 +24,15 @@ def _probe_lines(index: int, probe, user: str) -> list[str]:
     return out
 
 
-def lines(diagnosis, dropped=()) -> list[str]:
+def _twilio_lines(ranges: dict) -> list[str]:
+    if not ranges["known_region"]:
+        return [f"Twilio: ;region={ranges['region']} is not a region Twilio lists"]
+    return [f"Twilio dials this URI from region {ranges['region']} "
+            f"({', '.join(ranges['signalling'])}): a PBX that whitelists IPs must allow it, "
+            "and may answer this probe (sent from here) differently"]
+
+
+def lines(diagnosis, dropped=(), ranges: dict | None = None) -> list[str]:
     res = diagnosis.resolution
     out = [f"Endpoint {diagnosis.uri}", "DNS:"]
     out += [f"  {'?' if s.kind == 'query' else '-'} {s.note}" for s in res.steps] or [
@@ -37,5 +45,6 @@ def lines(diagnosis, dropped=()) -> list[str]:
         user = diagnosis.uri.split(":", 1)[-1].split("@", 1)[0]
         for i, probe in enumerate(diagnosis.probes, 1):
             out += _probe_lines(i, probe, user)
+    out += _twilio_lines(ranges) if ranges else []
     out.append(f"Verdict: {diagnosis.verdict}")
     return out
