@@ -75,6 +75,8 @@ def test_silent_and_refused_exit_1(runner, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["nosuchbuyer"], "No buyer with ref 'nosuchbuyer'"),
+    (["\udcff"], "No buyer with ref"),  # bytes the shell passed that are not UTF-8
+    (["--uri", "sip:q\udcff@h.test"], "characters that are not allowed"),
     (["queue", "--uri", "sip:q@h.test"], "one of them"),
     ([], "one of them"),
     (["--uri", "sip:h.test"], "no user part"),
