@@ -60,7 +60,7 @@ def test_sipp_silent_is_a_timeout(tmp_path, transport):
         elapsed = time.monotonic() - started
         pbx.close()
     assert result.failure == "timeout" and not result.alive and result.status is None
-    assert 1.9 < elapsed < 2.6
+    assert 1.9 < elapsed < 3.0
     if transport == "udp":  # sent at 0, 0.5 and 1.5 s
         assert result.retransmits == 2 and pbx.options_received() == 3
 
@@ -68,8 +68,10 @@ def test_sipp_silent_is_a_timeout(tmp_path, transport):
 def test_udp_retransmits_on_rfc3261_timer():
     with UdpPeer() as peer:
         result = probe(target(peer.port), uri(peer.port))  # default: give up after 4 s
-    gaps = [round(b - a, 1) for a, b in zip(peer.arrivals, peer.arrivals[1:])]
-    assert gaps == [0.5, 1.0, 2.0] and result.retransmits == 3
+    gaps = [b - a for a, b in zip(peer.arrivals, peer.arrivals[1:])]
+    assert len(gaps) == 3 and result.retransmits == 3, gaps
+    # 0.5 s, then doubling; the margin is for a busy machine, not for the timer.
+    assert all(abs(gap - want) < 0.25 for gap, want in zip(gaps, [0.5, 1.0, 2.0])), gaps
     assert result.failure == "timeout"
     assert len(set(peer.data)) == 1  # a retransmission is the same request, byte for byte
 
@@ -107,7 +109,7 @@ def test_closed_ports_are_refused_quickly():
         started = time.monotonic()
         result = probe(target(port, transport), uri(port), timeout=4)
         assert result.failure == "refused", (transport, result)
-        assert time.monotonic() - started < 1.0 and not result.alive
+        assert time.monotonic() - started < 1.5 and not result.alive  # not the 4 s timeout
 
 
 def test_tcp_connect_timeout_is_not_refused():

@@ -9,6 +9,7 @@ Without the tool (Debian ``dnsmasq-base``, ``sip-tester``) a test skips, except 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import socket
 import subprocess
@@ -82,7 +83,9 @@ class Dnsmasq:
 
     def start(self, ready_timeout: float = 5.0) -> "Dnsmasq":
         args = [self.exe, "--keep-in-foreground", f"--port={self.port}", "--no-resolv",
-                "--no-hosts", "--conf-file=/dev/null", "--pid-file", "--user=root",
+                "--no-hosts", "--conf-file=/dev/null", "--pid-file",
+                # As root dnsmasq would switch to "nobody"; staying root keeps the log writable.
+                *(["--user=root"] if os.geteuid() == 0 else []),
                 f"--listen-address={LOCAL_IP}", "--bind-interfaces", "--local=/test/",
                 "--log-queries", "--log-facility=-", *[f"--{r}" for r in self.records]]
         with open(self.log, "wb") as out:
