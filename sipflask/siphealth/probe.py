@@ -99,6 +99,7 @@ def _connect(target: Target, result: ProbeResult, timeout: float, context):
     except OSError as exc:
         return _fail(result, "unreachable", exc.strerror or str(exc))
     if target.transport == "tls":
+        sock.settimeout(max(timeout - (time.monotonic() - started), 0.01))  # one budget
         try:
             sock = (context or ssl.create_default_context()).wrap_socket(
                 sock, server_hostname=target.tls_name)
