@@ -27,5 +27,8 @@ for plugin in plugins/*/; do
   pip_install -e "$plugin"
 done
 
-echo "==> pytest${SIPFLASK_TEST_DATABASE_URL:+ (SQLite and PostgreSQL)}"
-exec .venv/bin/python -m pytest "$@"
+# One pytest process per CPU (pytest-xdist); SIPFLASK_TEST_WORKERS=0 runs them all in this one.
+# loadgroup keeps the tests sharing Prism or Chromium in one worker (tests/conftest.py).
+workers=${SIPFLASK_TEST_WORKERS:-auto}
+echo "==> pytest${SIPFLASK_TEST_DATABASE_URL:+ (SQLite and PostgreSQL)}, $workers worker(s)"
+exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"

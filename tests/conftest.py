@@ -4,8 +4,9 @@ What the fixtures are made of (app factory, users, schema handling) is in ``test
 import pytest
 
 from sipflask.extensions import db
-from tests.support.app import (ADMIN_EMAIL, MEMBER_EMAIL, AuthActions, drop_postgres_schema,
-                               make_app, make_user)
+from tests.support.app import (ADMIN_EMAIL, IN_CI, MEMBER_EMAIL, AuthActions,
+                               drop_postgres_schema, make_app, make_user)
+from tests.support.demo import load_demo
 from tests.support.prism import prism_or_skip, start_prism
 
 
@@ -51,10 +52,12 @@ def admin_client(auth, client):
 
 
 @pytest.fixture
-def demo(app, runner):
-    """The demo setup loaded through the real ``flask demo`` command."""
-    result = runner.invoke(args=["demo"])
-    assert result.exit_code == 0, result.output
+def demo(app, backend, request):
+    """The demo setup as the real ``flask demo`` command writes it: the command runs once per
+    process, backend and configuration, and its rows are copied into this test's database
+    (``tests/support/demo.py`` says when the copy is used and when the command runs again)."""
+    marker = request.node.get_closest_marker("app_config")
+    load_demo(app, backend, marker.kwargs if marker else {})
     return app
 
 
@@ -71,3 +74,28 @@ def prism():
     server = start_prism(exe, spec)
     yield server
     server.stop()
+
+
+# Tests sharing a costly session fixture run in one pytest-xdist worker (``--dist loadgroup``,
+# as scripts/test.sh runs them): Prism takes ~20 s to start and Chromium a few, once per worker.
+XDIST_GROUPS = {"prism": "prism", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, group in XDIST_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped test fails: every service and tool the suite drives must be there
+    (scripts/test.sh installs them), so a skip there means a test that silently did not run."""
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+    return report

@@ -10,7 +10,7 @@ into 500 errors, and Twilio's spec fails its own schema there (its examples' ``u
 fail. Invalid requests are refused with 422 either way (``test_provisioning_prism.py`` checks it).
 
 * The spec is looked for at ``../shared/twilio-oai/twilio_api_v2010.json`` relative to the
-  repository root (CI copies ``shared/`` beside the clone).
+  repository root (CI copies ``shared/`` beside the clone), or at ``$SIPFLASK_TWILIO_SPEC``.
 * Prism is ``node_modules/.bin/prism`` (``npm ci`` at the repository root installs the version
   pinned in ``package-lock.json``), or ``prism`` on PATH, or ``$SIPFLASK_PRISM``.
 
@@ -30,7 +30,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+# $SIPFLASK_TWILIO_SPEC: the spec elsewhere (e.g. a checkout whose shared/ is not beside it).
+SPEC = Path(os.environ.get("SIPFLASK_TWILIO_SPEC")
+            or REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json")
 IN_CI = os.environ.get("CI") == "true"
 INSTALL_HINT = "run 'npm ci' in the repository root (installs @stoplight/prism-cli@5)"
 START_TIMEOUT = float(os.environ.get("SIPFLASK_PRISM_START_TIMEOUT", "120"))
