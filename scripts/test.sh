@@ -3,7 +3,8 @@
 #   ./scripts/test.sh [pytest args]
 # Runs on SQLite, and on PostgreSQL too when SIPFLASK_TEST_DATABASE_URL is set, e.g.
 #   SIPFLASK_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test ./scripts/test.sh
-# As root it installs the Debian packages the tests drive (sipp for SIP, chromium for the browser).
+# As root it installs the Debian packages the tests drive (sipp and kamailio for SIP, dnsmasq for
+# DNS, chromium for the browser).
 EXTRAS="[test]"
 source "$(dirname "$0")/_setup.sh"
 
@@ -11,6 +12,9 @@ missing=()
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(nodejs npm)
+PATH="$PATH:/usr/sbin:/sbin"  # dnsmasq and kamailio install there
+command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+command -v kamailio >/dev/null || missing+=(kamailio)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}" || echo "note: tests needing ${missing[*]} will be skipped" >&2
 fi
