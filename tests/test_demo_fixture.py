@@ -9,7 +9,7 @@ from tests.support.app import make_app
 from tests.support.demo import load_demo, run_demo_command
 
 # Written at the moment of the import, so they can only differ by when each ran.
-MOMENTS = {"created_at", "updated_at"}
+MOMENTS = {"created_at", "updated_at", "at"}
 
 
 def dump(app) -> dict:
