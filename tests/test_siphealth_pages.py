@@ -63,8 +63,9 @@ def test_editor_htmx_shows_the_diagnosis(admin_client, demo, tmp_path, transport
     with SippOptions(tmp_path, 200, "OK", transport=transport) as pbx:
         number = f"sip:agentqueue@127.0.0.1:{pbx.port}" + (
             ";transport=tcp" if transport == "tcp" else "")
-        response = admin_client.post("/buyers/test-endpoint", headers=HX, data=draft(
-            number=number, **{"headers-0-name": "X-Test", "headers-0-value": "lead [caller_number]"}))
+        typed = {"headers-0-name": "X-Test", "headers-0-value": "lead [caller_number]"}
+        response = admin_client.post("/buyers/test-endpoint", headers=HX,
+                                     data=draft(number=number, **typed))
         outcome = pbx.wait()
     assert response.status_code == 200 and is_fragment(response.text)
     body = panel(response.text)
