@@ -16,7 +16,7 @@ from tests.support.app import MEMBER_EMAIL
 from tests.support.buyers import edit_data
 from tests.support.html import HX, csrf_token_from
 from tests.support.siphealth import Dnsmasq, SippOptions, free_port
-from tests.support.siphealth_peers import UdpPeer
+from tests.support.siphealth_peers import UdpPeer, answer_to
 
 TYPED_PASSWORD = "Typed-Secret-Passw0rd-77"
 STORED_PASSWORD = "Demo-Password-2026"  # the demo's "secure" buyer
@@ -260,6 +260,22 @@ def test_targets_past_the_budget_are_not_probed(app, admin_client, demo, tmp_pat
     assert elapsed < 2.5, elapsed
     body = panel(response.text)
     assert "out of time, 1 target not probed" in body and "not probed</span>" in body
+
+
+def test_no_database_connection_is_held_while_probing(admin_client, demo):
+    with demo.app_context():
+        engine = db.engine
+    held = []
+
+    def script(n, data):
+        held.append(engine.pool.checkedout())
+        return [answer_to(data)]
+
+    with UdpPeer(script) as pbx:
+        bid, data = edit_data(demo, "queue", number=f"sip:q@127.0.0.1:{pbx.port}")
+        response = admin_client.post(f"/buyers/{bid}/test-endpoint", data=data)
+    assert held == [0] and "answered 200 OK" in panel(response.text)
+    assert "Agent queue (Asterisk)" in response.text  # the page read the buyer again after
 
 
 def test_members_may_test(client, auth, demo, tmp_path):

@@ -29,6 +29,7 @@ from sipflask.blueprints.buyers import editor_page
 from sipflask.blueprints.lists import get_or_404
 from sipflask.core import sip
 from sipflask.crypto import SecretError
+from sipflask.extensions import db
 from sipflask.core.redact import redact
 from sipflask.core.sipverdict import ProbeResult, describe
 from sipflask.forms.buyer import BuyerEditor
@@ -83,6 +84,9 @@ def run(make_endpoint, saved: bool) -> EndpointTest:
         lookup = check.lookup_from_config(current_app.config, deadline=started + budget)
     except (EndpointError, sipdns.NameserverError) as exc:
         return EndpointTest(saved, error=str(exc), budget=budget)
+    # Nothing is written here: end the read transaction so its pooled connection serves other
+    # requests (webhooks) while this one waits seconds on the network. The page reloads lazily.
+    db.session.rollback()
     diagnosis = check.check_endpoint(target.uri, lookup, target.headers,
                                      timeout=_seconds("SIP_TEST_TIMEOUT", TARGET_TIMEOUT),
                                      deadline=started + budget)
