@@ -130,6 +130,9 @@ def test_editor_names_through_dns(app, admin_client, demo, tmp_path):
     ("sip:pbx.example.com", "no user part"),
     ("sip:agent:secret@pbx.example.com", "Don&#39;t put a password in the SIP URI"),
     ("sip:q@[nonsense", None),
+    ("sip:q@h..test", "is not a valid host"),
+    ("sip:q@h.test:99999", "must be a number from 1 to 65535"),
+    ("\x00", "is not a SIP URI"),
 ])
 def test_bad_uri_is_a_message_in_the_panel(admin_client, demo, number, words):
     for headers in (HX, {}):
