@@ -8,7 +8,8 @@ whole editor page and an htmx request with just its fragment (``htmx.render``):
 * ``sip_section``: the SIP section, swapped in when the Number starts with ``sip:``;
 * ``preview``: TwiML and INVITE for the sample call, made by the webhook's own code;
 * ``sample``: the sample call's fields filled from the chosen tracking number;
-* ``tokens``: the token help for the chosen campaigns.
+* ``tokens``: the token help for the chosen campaigns;
+* ``siphealth.test_draft`` / ``test_saved`` (blueprints/siphealth.py): Test endpoint.
 
 "Add Header" and "Remove" are submit buttons of the form itself (``action=add-header`` /
 ``remove-header-N``): they change the rows and save nothing. So are the opening hours' buttons
@@ -99,9 +100,9 @@ def _buyer(id):
     return None if id is None else get_or_404(Buyer, id)
 
 
-def _page(ed: BuyerEditor, partial: str, status: int = 200, **extra):
+def editor_page(ed: BuyerEditor, partial: str, status: int = 200, **extra):
     """The editor page, or ``partial`` for htmx; health, state and campaigns only on the full
-    page."""
+    page. Also the page blueprints/siphealth.py answers a plain Test endpoint post with."""
     health = state = None
     if ed.buyer is not None and not is_htmx():
         health = calllog.buyer_health([ed.buyer.id]).get(ed.buyer.id)
@@ -137,11 +138,11 @@ def _editor_post(ed: BuyerEditor):
     buyer = ed.save()
     if buyer is not None:
         return _saved(buyer, "created" if creating else "saved")
-    return _page(ed, "buyers/partial/form.html", invalid_status())
+    return editor_page(ed, "buyers/partial/form.html", invalid_status())
 
 
 def _rows_changed(ed: BuyerEditor, partial: str = "buyers/partial/headers.html"):
-    response = make_response(*_page(ed, partial))
+    response = make_response(*editor_page(ed, partial))
     if is_htmx():
         response.headers["HX-Trigger-After-Settle"] = "preview-refresh"
     return response
@@ -152,7 +153,7 @@ def new():
     ed = BuyerEditor()
     if request.method == "POST":
         return _editor_post(ed)
-    return _page(ed, "buyers/partial/form.html")
+    return editor_page(ed, "buyers/partial/form.html")
 
 
 @bp.route("/<int:id>/edit", methods=["GET", "POST"])
@@ -160,7 +161,7 @@ def edit(id):
     ed = BuyerEditor(get_or_404(Buyer, id))
     if request.method == "POST":
         return _editor_post(ed)
-    return _page(ed, "buyers/partial/form.html")
+    return editor_page(ed, "buyers/partial/form.html")
 
 
 def _field_arg() -> str:
@@ -190,21 +191,21 @@ def check(id):
         oob = [HEADERS]
     else:
         oob = ed.schedule_oob(field) or []
-    return _page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)
+    return editor_page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)
 
 
 @bp.post("/sip-section", defaults={"id": None})
 @bp.post("/<int:id>/sip-section")
 def sip_section(id):
     ed = BuyerEditor(_buyer(id), submitted=True)
-    return _page(ed, "buyers/partial/sip.html")
+    return editor_page(ed, "buyers/partial/sip.html")
 
 
 @bp.post("/preview", defaults={"id": None})
 @bp.post("/<int:id>/preview")
 def preview(id):
     ed = BuyerEditor(_buyer(id), submitted=True)
-    return _page(ed, "buyers/partial/preview.html")
+    return editor_page(ed, "buyers/partial/preview.html")
 
 
 @bp.post("/sample", defaults={"id": None})
@@ -213,7 +214,7 @@ def sample(id):
     """The sample call's fields filled in from the chosen tracking number (caller kept)."""
     ed = BuyerEditor(_buyer(id), submitted=True)
     ed.reset_sample(ed.number_by_id(ed.form.sample.number.data))
-    response = make_response(*_page(ed, "buyers/partial/sample.html"))
+    response = make_response(*editor_page(ed, "buyers/partial/sample.html"))
     if is_htmx():
         response.headers["HX-Trigger-After-Settle"] = "preview-refresh"
     return response
@@ -223,7 +224,7 @@ def sample(id):
 @bp.post("/<int:id>/tokens")
 def tokens(id):
     ed = BuyerEditor(_buyer(id), submitted=True)
-    return _page(ed, "buyers/partial/tokens.html")
+    return editor_page(ed, "buyers/partial/tokens.html")
 
 
 @bp.post("/<int:id>/reset-caps")
