@@ -31,8 +31,9 @@ for plugin in plugins/*/; do
   pip_install -e "$plugin"
 done
 
-# One pytest process per CPU (pytest-xdist); SIPFLASK_TEST_WORKERS=0 runs them all in this one.
-# loadgroup keeps the tests sharing Prism or Chromium in one worker (tests/conftest.py).
-workers=${SIPFLASK_TEST_WORKERS:-auto}
+# One pytest process per CPU plus one (pytest-xdist): many tests wait on a server, a browser or a
+# SIP peer, and the extra worker uses the CPU meanwhile. SIPFLASK_TEST_WORKERS=0 runs them all
+# in this one. loadgroup keeps the tests sharing Prism or Chromium in one worker (tests/conftest.py).
+workers=${SIPFLASK_TEST_WORKERS:-$(( $(nproc) + 1 ))}
 echo "==> pytest${SIPFLASK_TEST_DATABASE_URL:+ (SQLite and PostgreSQL)}, $workers worker(s)"
 exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"
