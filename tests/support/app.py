@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from werkzeug.routing import Rule
+
 from sipflask import create_app
 from sipflask.extensions import db
 
@@ -21,6 +23,27 @@ PUBLIC_URL = "https://sipflask.test"
 ADMIN_EMAIL = "admin@example.com"
 MEMBER_EMAIL = "member@example.com"
 PASSWORD = "correct-horse-battery"
+
+
+def _compile_each_url_builder_once() -> None:
+    """Every test builds its own app, and with it Werkzeug compiles two URL builders per route
+    through ``ast`` (about 0.1 s of the 0.13 s an app takes; 2,600 tests). A builder depends
+    only on the rule's parsed parts, its defaults and ``append_unknown``, and reads the rule's
+    converters through its ``self`` argument, so one compiled per distinct rule serves every
+    app of the process. Test speed only: the app itself is untouched."""
+    compile_builder = Rule._compile_builder
+    builders = {}
+
+    def cached(self, append_unknown=True):
+        key = (tuple(self._trace), repr(sorted((self.defaults or {}).items())), append_unknown)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = cached
+
+
+_compile_each_url_builder_once()
 
 # One schema per pytest process, so two test runs on the same database can't trip each other.
 SCHEMA = f"sipflask_test_{os.getpid()}"
