@@ -116,8 +116,9 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def _udp_port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def port_taken(kind: int, port: int) -> bool:
+    """Whether something on LOCAL_IP holds ``port`` for ``kind`` (SOCK_DGRAM or SOCK_STREAM)."""
+    with socket.socket(socket.AF_INET, kind) as s:
         try:
             s.bind((LOCAL_IP, port))
         except OSError as e:
@@ -203,7 +204,7 @@ class Sipp:
         finally:
             stdout.close()
         deadline = time.monotonic() + ready_timeout
-        while not _udp_port_taken(self.port):
+        while not port_taken(socket.SOCK_DGRAM, self.port):
             if self.proc.poll() is not None:
                 raise RuntimeError("sipp exited before listening:\n" + self._collect(False).describe())
             if time.monotonic() > deadline:

@@ -8,7 +8,6 @@ Without the tool (Debian ``dnsmasq-base``, ``sip-tester``) a test skips, except 
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import socket
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sipflask.siphealth import dns as sipdns
-from tests.sip.sipp import LOCAL_IP, Sipp
+from tests.sip.sipp import LOCAL_IP, Sipp, port_taken
 from tests.support.app import IN_CI
 
 
@@ -34,17 +33,6 @@ def need_tool(name: str, package: str) -> str:
     pytest.skip(msg)
 
 
-def _port_taken(kind: int, port: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as s:
-        try:
-            s.bind((LOCAL_IP, port))
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                return True
-            raise
-    return False
-
-
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     """A port free for ``kind`` (and, for safety, for the other one too)."""
     for _ in range(50):
@@ -52,7 +40,7 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
             s.bind((LOCAL_IP, 0))
             port = s.getsockname()[1]
         other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-        if not _port_taken(other, port):
+        if not port_taken(other, port):
             return port
     raise RuntimeError("no free port")
 
@@ -182,7 +170,7 @@ class SippOptions(Sipp):
         finally:
             stdout.close()
         deadline = time.monotonic() + ready_timeout
-        while not _port_taken(socket.SOCK_STREAM, self.port):
+        while not port_taken(socket.SOCK_STREAM, self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.close()
                 raise RuntimeError("sipp (TCP) did not listen:\n" + self._collect(True).describe())
