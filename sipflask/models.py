@@ -176,6 +176,14 @@ class Buyer(db.Model):
     calls_month: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     calls_month_key: Mapped[str | None] = mapped_column(String(7))
     calls_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Health-aware routing (docs/sip-health.md): "off", "options" (OPTIONS probes and failed
+    # calls) or "calls" (failed calls only, for PBXs that ignore OPTIONS). health_codes: the
+    # OPTIONS replies that count as alive, "200,404,..."; empty = the default set. The state
+    # itself lives in siphealth/model.py, apart from the row caps lock on every call.
+    health_check: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    health_codes: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    health_down_after: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    health_up_after: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
 
@@ -194,6 +202,9 @@ class Buyer(db.Model):
         CheckConstraint("monthly_cap IS NULL OR monthly_cap >= 0", name="monthly_cap"),
         CheckConstraint("total_cap IS NULL OR total_cap >= 0", name="total_cap"),
         CheckConstraint("cap_counts IN ('dialled', 'connected')", name="cap_counts"),
+        CheckConstraint("health_check IN ('off', 'options', 'calls')", name="health_check"),
+        CheckConstraint("health_down_after BETWEEN 1 AND 100", name="health_down_after"),
+        CheckConstraint("health_up_after BETWEEN 1 AND 100", name="health_up_after"),
     )
 
     @property
