@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sipflask.callflow import caps, directory
-from sipflask.core import capwindows, localclock, routing, schedule
+from sipflask.core import capwindows, endpointhealth, localclock, routing, schedule
 
 
 def schedule_of(buyer) -> schedule.Schedule:
@@ -30,6 +30,21 @@ def closed_reason(sched: schedule.Schedule, when: datetime) -> str | None:
     return schedule.closed_reason(sched, sched.openness(when), when)
 
 
+def unreachable(row, when: datetime) -> str | None:
+    """Health-aware routing's skip reason for a directory row or a Buyer, or None."""
+    check = getattr(row, "health_check", "off") or "off"
+    if check == "off":
+        return None  # the usual case: nothing more to read
+    if hasattr(row, "health_state"):
+        state, cause, retry_at = row.health_state, row.health_cause, row.health_retry_at
+    else:
+        health = row.health  # a Buyer: its state row, loaded now
+        if health is None:
+            return None
+        state, cause, retry_at = health.state, health.cause, health.retry_at
+    return endpointhealth.unreachable(check, state, cause, retry_at, when)
+
+
 def candidate(row, windows: caps.Windows, tried: bool = False) -> routing.Candidate:
     """The buyer (a directory row or a Buyer) as routing sees it at ``windows.when``."""
     hour, day, month = caps.used(row, windows)
@@ -39,7 +54,8 @@ def candidate(row, windows: caps.Windows, tried: bool = False) -> routing.Candid
         hourly_cap=row.hourly_cap, calls_hour=hour, daily_cap=row.daily_cap, calls_today=day,
         monthly_cap=row.monthly_cap, calls_month=month, total_cap=row.total_cap,
         calls_total=row.calls_total, time_zone=windows.time_zone, when=windows.when,
-        closed=closed_reason(schedule_of(row), windows.when), tried=tried)
+        closed=closed_reason(schedule_of(row), windows.when), tried=tried,
+        unreachable=unreachable(row, windows.when))
 
 
 def windows_of(row, when: datetime) -> caps.Windows:

@@ -17,6 +17,7 @@ from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call
 from sipflask.monitoring import metrics
+from sipflask.siphealth import state as siphealth_state
 
 log = logging.getLogger("sipflask.calls")
 
@@ -58,6 +59,9 @@ def _record_outcome(attempt: Attempt, form: Mapping[str, str]) -> str:
     attempt.ended_at = clock.now()
     metrics.attempt_sip_code(attempt.sip_code)
     caps.release(attempt, answered=attempt.dial_status in store.ANSWERED)
+    # Health-aware routing counts real calls too: a PBX that fails INVITEs goes down.
+    siphealth_state.record_attempt(attempt.call.campaign_id, attempt.buyer_id,
+                                   attempt.sip_code, attempt.ended_at)
     return status
 
 

@@ -187,11 +187,13 @@ def take(buyer_id: int, windows: Windows | None = None) -> Reserved | None:
 
 
 def refusal_kind(reason: str) -> str:
-    """The metrics word for a refusal: "paused", "hours", "cap" or "other"."""
+    """The metrics word for a refusal: "paused", "hours", "unreachable", "cap" or "other"."""
     if reason == "paused":
         return "paused"
     if reason.startswith("closed") or reason == "outside business hours":
         return "hours"
+    if reason.startswith("unreachable"):
+        return "unreachable"
     return "cap" if " cap " in f" {reason}" else "other"
 
 

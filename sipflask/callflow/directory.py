@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, select
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from sipflask.core import schedule
 from sipflask.extensions import db
 from sipflask.models import Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher
+from sipflask.siphealth.model import EndpointHealth
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,13 @@ class BuyerRow:
     headers: tuple[tuple[str, str], ...]
     # Compiled once per read (callflow/availability.py), not once per call.
     schedule: schedule.Schedule | None = None
+    # Health-aware routing (siphealth/): the buyer's settings and its state as last read.
+    health_check: str = "off"
+    health_down_after: int = 3
+    health_up_after: int = 2
+    health_state: str | None = None
+    health_cause: str = ""
+    health_retry_at: datetime | None = None
 
 
 _NUMBER = (select(Number.id, Number.number, Number.sub_id, Number.tags, Number.campaign_id,
@@ -87,9 +95,13 @@ _BUYERS = (select(Buyer.id, Buyer.name, Buyer.number, Buyer.sip_username,
                   Buyer.calls_today, Buyer.calls_day, Buyer.hourly_cap, Buyer.monthly_cap,
                   Buyer.total_cap, Buyer.cap_counts, Buyer.calls_hour, Buyer.calls_hour_key,
                   Buyer.calls_month, Buyer.calls_month_key, Buyer.calls_total, Buyer.time_zone,
-                  Buyer.hours, Buyer.closures)
+                  Buyer.hours, Buyer.closures, Buyer.health_check, Buyer.health_down_after,
+                  Buyer.health_up_after, EndpointHealth.state, EndpointHealth.cause,
+                  EndpointHealth.retry_at)
            .join(CampaignBuyer, CampaignBuyer.buyer_id == Buyer.id)
+           .outerjoin(EndpointHealth, EndpointHealth.buyer_id == Buyer.id)
            .order_by(CampaignBuyer.position))
+_HEALTH = 6  # the health columns, last in _BUYERS
 
 _HEADERS = select(BuyerHeader.buyer_id, BuyerHeader.name, BuyerHeader.value).order_by(
     BuyerHeader.buyer_id, BuyerHeader.position)
@@ -170,6 +182,8 @@ def clear_cache() -> None:
 
 
 _WATCHED = (Buyer, BuyerHeader, Campaign, CampaignBuyer, Number, Publisher)
+# EndpointHealth is not watched: siphealth/state.py clears the cache when a state flips, not on
+# every probe's counters.
 
 
 @event.listens_for(Session, "after_flush")
@@ -209,9 +223,11 @@ def find_number(e164: str) -> NumberRow | None:
 
 
 def _buyer_row(found, headers) -> BuyerRow:
-    *columns, time_zone, hours, closures = found
+    *columns, time_zone, hours, closures = found[:-_HEALTH]
+    check, down_after, up_after, state, cause, retry_at = found[-_HEALTH:]
     return BuyerRow(*columns, time_zone or "UTC", hours, list(closures or ()), headers,
-                    schedule.compiled(time_zone, hours, closures))
+                    schedule.compiled(time_zone, hours, closures), check or "off",
+                    down_after or 3, up_after or 2, state, cause or "", retry_at)
 
 
 def campaign_buyers(campaign_id: int) -> tuple[BuyerRow, ...]:

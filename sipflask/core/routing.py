@@ -2,8 +2,9 @@
 
 SPEC "Routing": buyers are tried by priority (lower value first), weighted
 random among equal priority; paused buyers, buyers outside their opening
-hours and buyers at a cap are skipped with the reason recorded, in words
-that say when the buyer comes back (``closed (opens Mon 09:00
+hours, buyers whose SIP endpoint is down (health-aware routing) and buyers
+at a cap are skipped with the reason recorded, in words that say when the
+buyer comes back (``closed (opens Mon 09:00
 America/New_York)``, ``daily cap 200 reached (resets 00:00 America/Chicago)``).
 
 This is the pure decision only. Caps must hold across app processes, so the
@@ -58,6 +59,7 @@ class Candidate:
     calls_total: int = 0
     time_zone: str = "UTC"
     when: datetime | None = None
+    unreachable: str | None = None  # health-aware routing's reason (core/endpointhealth.py)
 
     def window_caps(self):
         """``(kind, cap, used)`` of the caps counted in windows, longest window first."""
@@ -79,8 +81,8 @@ def skip_reason(c: Candidate) -> str | None:
     """Why ``c`` cannot be dialled now, or None if it can.
 
     Checked in this order, so the recorded reason is the most telling one:
-    already tried, paused, closed (caps don't matter while closed), concurrency
-    cap, then the lifetime, monthly, daily and hourly caps: the longest window
+    already tried, paused, closed (caps don't matter while closed), unreachable
+    (health-aware routing), concurrency cap, then the lifetime, monthly, daily and hourly caps: the longest window
     reached first, because the buyer comes back only when that one resets.
     """
     if c.tried:
@@ -91,6 +93,8 @@ def skip_reason(c: Candidate) -> str | None:
         return c.closed
     if not c.open_now:
         return "outside business hours"
+    if c.unreachable:
+        return c.unreachable
     if c.concurrency_cap is not None and c.active_calls >= c.concurrency_cap:
         return f"concurrency cap reached ({c.active_calls}/{c.concurrency_cap})"
     for kind, cap, used in c.window_caps():

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Modules holding jobs, imported by init_app so their decorators have run before the queue is
 # built (web and worker must know the same jobs by the same names).
-JOB_MODULES = ("sipflask.jobs.heartbeat",)
+JOB_MODULES = ("sipflask.jobs.heartbeat", "sipflask.siphealth.watch")
 
 
 @dataclass
@@ -46,6 +46,11 @@ class Job:
         """Queue this job on the current app's queue; returns Huey's result handle."""
         from sipflask.jobs.queue import get_queue
         return get_queue().tasks[self.name](*args, **kwargs)
+
+    def enqueue_in(self, delay: float, *args, **kwargs):
+        """Queue this job to run ``delay`` seconds from now (Huey's schedule)."""
+        from sipflask.jobs.queue import get_queue
+        return get_queue().tasks[self.name].schedule(args=args, kwargs=kwargs, delay=delay)
 
     def __call__(self, *args, **kwargs):
         # Calling a job runs it here and now (tests, the shell); enqueue() is the async path.

@@ -31,7 +31,7 @@ SKIPS = Counter("sipflask_buyer_skips", "Buyers skipped while routing, by reason
 PLUGIN_TIMEOUTS = Counter("sipflask_plugin_timeouts", "Plugin hook calls cut off by the "
                           "time limit, by plugin.", ["plugin"])
 
-SKIP_REASONS = frozenset({"cap", "hours", "paused"})
+SKIP_REASONS = frozenset({"cap", "hours", "paused", "unreachable"})
 _WORD = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -55,7 +55,8 @@ def attempt_sip_code(code) -> None:
 
 
 def skip(kind: str) -> None:
-    """Count a buyer skipped while routing: "cap" (concurrency or daily cap), "hours", "paused"."""
+    """Count a buyer skipped while routing: "cap" (concurrency or daily cap), "hours", "paused",
+    "unreachable" (health-aware routing)."""
     SKIPS.labels(reason=kind if kind in SKIP_REASONS else "other").inc()
 
 

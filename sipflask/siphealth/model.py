@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from sipflask.extensions import db
-from sipflask.models import TZDateTime, utcnow
+from sipflask.models import Buyer, TZDateTime, utcnow
 
 
 class EndpointHealth(db.Model):
@@ -39,6 +39,10 @@ class EndpointHealth(db.Model):
     last_probe: Mapped[str] = mapped_column(String(300), default="")
     # The probe claim: whoever moves this forward first probes; everyone else skips the buyer.
     next_probe_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+
+    # Buyer.health: pages ask a Buyer whether routing would skip it (callflow/availability.py).
+    buyer: Mapped[Buyer] = relationship(backref=backref("health", uselist=False,
+                                                        passive_deletes=True))
 
 
 class EndpointHealthEvent(db.Model):

@@ -22,7 +22,8 @@ from sipflask.core.endpointhealth import Change, Rules, State
 from sipflask.extensions import db
 from sipflask.siphealth.model import EndpointHealth, EndpointHealthEvent
 
-__all__ = ["rules_for", "record_probe", "record_call", "claim", "reset", "health_of"]
+__all__ = ["rules_for", "record_probe", "record_call", "record_attempt", "claim", "reset",
+           "health_of"]
 
 log = logging.getLogger("sipflask.siphealth")
 
@@ -99,6 +100,26 @@ def record_call(buyer_id: int, rules: Rules, code: int | None, at: datetime) -> 
     if new != _state(row):
         _apply(row, new, change, at)
     return change
+
+
+def record_attempt(campaign_id: int | None, buyer_id: int | None, code: int | None,
+                   at: datetime) -> Change | None:
+    """A dial-action's hook: count the attempt if its buyer has health checks on.
+
+    The buyer's settings come from the routing list (cached), so a buyer without checks costs
+    nothing; for one with checks, a failure here is logged and the dial-action carries on
+    (its savepoint is rolled back, never the call's transaction)."""
+    if code is None or buyer_id is None or campaign_id is None:
+        return None
+    row = next((b for b in directory.campaign_buyers(campaign_id) if b.id == buyer_id), None)
+    if row is None or row.health_check == "off":
+        return None
+    try:
+        with db.session.begin_nested():
+            return record_call(buyer_id, rules_for(row), code, at)
+    except Exception:  # noqa: BLE001  health bookkeeping must never fail a call
+        log.exception("buyer %s: the failed-call count could not be updated", buyer_id)
+        return None
 
 
 def claim(buyer_id: int, at: datetime, interval: float) -> bool:

@@ -149,15 +149,20 @@ class SippOptions(Sipp):
     """sipp answering one OPTIONS over ``transport`` (``udp`` or ``tcp``; this sipp has no TLS)."""
 
     def __init__(self, workdir: Path, code: int | None, reason: str = "", transport="udp",
-                 timeout: float = 15.0):
+                 timeout: float = 15.0, calls: int = 1, port: int | None = None):
         need_tool("sipp", "sip-tester")
         super().__init__(options_scenario(workdir, code, reason), workdir, timeout)
-        self.transport = transport
-        if transport == "tcp":
+        self.transport, self.calls = transport, calls
+        if port is not None:
+            self.port = port
+        elif transport == "tcp":
             self.port = free_port(socket.SOCK_STREAM)
 
     def command(self) -> list[str]:
-        return super().command() + (["-t", "t1"] if self.transport == "tcp" else [])
+        # ``calls`` OPTIONS (each its own Call-ID) before sipp exits, or its timeout.
+        command = super().command()
+        command[command.index("-m") + 1] = str(self.calls)
+        return command + (["-t", "t1"] if self.transport == "tcp" else [])
 
     def start(self, ready_timeout: float = 5.0) -> "SippOptions":
         if self.transport == "udp":
