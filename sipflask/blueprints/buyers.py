@@ -188,7 +188,7 @@ def check(id):
                if entry.form.name.id != field and (entry.form.name.data or "").strip()]
         oob.append(HEADERS)
     elif field == "number":
-        oob = [HEADERS]
+        oob = [HEADERS, "health_check"]  # checks on need a SIP URI
     else:
         oob = ed.schedule_oob(field) or []
     return editor_page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)
