@@ -85,7 +85,7 @@ class BuyerForm(FlaskForm):
     hours = FormField(HoursForm)
     closures = FieldList(FormField(ClosureForm), max_entries=MAX_CLOSURES)
     paused = BooleanField("Paused (skipped by routing)")
-    health_check = SelectField("Health checks", default="off", validate_choice=False)
+    health_check = SelectField("Check by", default="off", validate_choice=False)
     health_codes = StringField("Replies that mean up")
     health_down_after = StringField("Down after N failed probes")
     health_up_after = StringField("Up after M answered probes")
