@@ -159,7 +159,9 @@ def test_export_shape_and_no_secrets(runner, demo, tmp_path):
     assert set(secure) == {"id", "ref", "name", "number", "sip_username", "sip_password",
                            "sip_headers", "priority", "weight", "timeout", "concurrency_cap",
                            "daily_cap", "paused", "hourly_cap", "monthly_cap", "total_cap",
-                           "cap_counts", "time_zone", "hours", "closures"}
+                           "cap_counts", "time_zone", "hours", "closures", "health"}
+    assert secure["health"] == {"check": "off", "accepted_codes": [], "down_after": 3,
+                                "up_after": 2}
     assert all("id" in rec for key, section in doc.items() if key != "inbound" for rec in section)
     with_secrets = runner.invoke(args=["export", "--with-secrets"]).output
     assert "Demo-Password-2026" in with_secrets

@@ -38,6 +38,7 @@ from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.models import Buyer, CampaignBuyer
 from sipflask.records import write
+from sipflask.siphealth import status as endpoint_status
 
 bp = Blueprint("buyers", __name__, url_prefix="/buyers")
 
@@ -57,10 +58,11 @@ def index():
 
 
 def _row_context(buyers) -> dict:
-    """What a list row shows beside the buyer: health over 24 h, and open/closed and cap use
-    now (one instant for the whole page)."""
+    """What a list row shows beside the buyer: health over 24 h, down by health checks, and
+    open/closed and cap use now (one instant for the whole page)."""
     now = clock.now()
-    return {"healths": calllog.buyer_health([b.id for b in buyers]),
+    ids = [b.id for b in buyers]
+    return {"healths": calllog.buyer_health(ids), "downs": endpoint_status.down_causes(ids),
             "statuses": {b.id: availability.status(b, now) for b in buyers}}
 
 
@@ -103,11 +105,13 @@ def _buyer(id):
 def editor_page(ed: BuyerEditor, partial: str, status: int = 200, **extra):
     """The editor page, or ``partial`` for htmx; health, state and campaigns only on the full
     page. Also the page blueprints/siphealth.py answers a plain Test endpoint post with."""
-    health = state = None
+    health = state = endpoint = None
     if ed.buyer is not None and not is_htmx():
         health = calllog.buyer_health([ed.buyer.id]).get(ed.buyer.id)
         state = availability.status(ed.buyer)
-    return render(PAGE, partial, ed=ed, health=health, state=state, **extra), status
+        endpoint = endpoint_status.panel(ed.buyer)
+    return render(PAGE, partial, ed=ed, health=health, state=state, endpoint=endpoint,
+                  **extra), status
 
 
 def _saved(buyer: Buyer, verb: str):
@@ -188,7 +192,7 @@ def check(id):
                if entry.form.name.id != field and (entry.form.name.data or "").strip()]
         oob.append(HEADERS)
     elif field == "number":
-        oob = [HEADERS]
+        oob = [HEADERS, "health_check"]  # checks on need a SIP URI
     else:
         oob = ed.schedule_oob(field) or []
     return editor_page(ed, "buyers/partial/check.html", field=field or FORM, oob=oob)

@@ -6,7 +6,9 @@ credentials, SIP headers (unique names, not the ones sipflask sets, the whole he
 Twilio's limit before any token is filled in), routing numbers, caps and what they count
 (``check_caps``), and opening hours: time zone, weekly hours and closures
 (``check_schedule_at``; the rules are in :mod:`sipflask.core.schedule_rules`), with
-past-closure warnings on the buyer's own date.
+past-closure warnings on the buyer's own date, and health checks (``check_health``: the mode,
+which OPTIONS replies mean up, the thresholds; SIP buyers only; the rules are in
+:mod:`sipflask.core.health_rules`).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterable
 
-from sipflask.core import capwindows, phone, schedule_rules, sip, sipheaders, tokens
+from sipflask.core import capwindows, health_rules, phone, schedule_rules, sip, sipheaders, tokens
 from sipflask.core.validation import CONTROL_RE, Report, check_int, check_text, text_problem
 
 SIP_USERNAME_RE = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]{1,128}\Z")
@@ -205,6 +207,7 @@ def check_buyer(rec: dict, *, default_region: str | None = None,
         report.error("paused", "Paused must be true or false.")
         paused = False
     clean["paused"] = paused
+    clean.update(health_rules.check_health(report, rec.get("health"), clean["number"]))
     return report, clean
 
 

@@ -15,6 +15,9 @@ CREATE, UPDATE, DELETE, RESTORE = "create", "update", "delete", "restore"
 ACTIONS = (CREATE, UPDATE, DELETE, RESTORE)
 # What a secret's change says instead of its values.
 CHANGED = "changed"
+# Objects compared member by member, each change named ``health.check``: a buyer's health
+# settings are four separate choices, and "health" alone would not say which one changed.
+NESTED = ("health",)
 
 
 def action_for(before: dict | None, after: dict | None) -> str | None:
@@ -30,8 +33,9 @@ def diff(before: dict | None, after: dict | None,
          changed_secrets: Iterable[str] = ()) -> list[dict[str, Any]]:
     """The fields that differ, in a stable order (first version's keys, then new ones):
     ``{"field", "before", "after"}`` each, or ``{"field", "secret": True, "change": "changed"}``
-    for a secret. A missing side (create, delete) reads as None."""
-    old, new = before or {}, after or {}
+    for a secret. A missing side (create, delete) reads as None; so does a member of a
+    :data:`NESTED` object that a version does not have (one kept before the object existed)."""
+    old, new = _flat(before or {}), _flat(after or {})
     out: list[dict[str, Any]] = []
     for key in list(old) + [k for k in new if k not in old]:
         a, b = old.get(key), new.get(key)
@@ -39,6 +43,16 @@ def diff(before: dict | None, after: dict | None,
             out.append({"field": key, "before": a, "after": b})
     for name in sorted(set(changed_secrets)):
         out.append({"field": name, "secret": True, "change": CHANGED})
+    return out
+
+
+def _flat(version: dict) -> dict:
+    out: dict[str, Any] = {}
+    for key, value in version.items():
+        if key in NESTED and isinstance(value, dict):
+            out.update({f"{key}.{member}": v for member, v in value.items()})
+        else:
+            out[key] = value
     return out
 
 
@@ -68,8 +82,9 @@ def show(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ", ".join(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                       for v in value):
+        return ", ".join(str(v) for v in value)
     if isinstance(value, dict) and all(isinstance(v, (str, int, float)) for v in value.values()):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return json.dumps(value, ensure_ascii=False, sort_keys=True)

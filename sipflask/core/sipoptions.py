@@ -206,9 +206,14 @@ def check_accepted_codes(text) -> tuple[int, ...]:
     for item in items:
         if item == "":
             continue
-        if not str(item).isdigit() or not 200 <= int(item) <= 599 or int(item) == 503:
-            raise SipMessageError(f"{item!r}: an accepted reply code is a number from 200 to "
+        # ASCII digits only, and few: int() refuses "²" and over 4300 digits (a 500, not a
+        # message), and reads Arabic-Indic digits.
+        digits = str(item)
+        if (not (digits.isascii() and digits.isdigit() and len(digits) <= 6)
+                or not 200 <= int(digits) <= 599 or int(digits) == 503):
+            shown = item if len(digits) <= 20 else digits[:20] + "…"
+            raise SipMessageError(f"{shown!r}: an accepted reply code is a number from 200 to "
                                   "599 other than 503 (a timeout, a 503 or a 6xx always means "
                                   "down)")
-        codes.append(int(item))
+        codes.append(int(digits))
     return tuple(sorted(set(codes)))

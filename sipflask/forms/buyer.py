@@ -11,7 +11,7 @@ import/export shape), maps the report's paths (``sip_headers[2].name``) back to 
   nor kept (saving removes the SIP username, password and headers);
 * the SIP password is write-only: the field is never filled in, "keep" is the default, "clear"
   removes it, typing a new one replaces it, and an empty username removes auth altogether;
-* opening hours, closures and caps: see :mod:`sipflask.forms.buyer_hours`.
+* opening hours, closures and caps: see ``forms/buyer_hours.py``; health checks: ``buyer_health``.
 
 :class:`BuyerEditor` bundles one request's form with what the editor page shows (messages,
 token help, the sample call and the live preview), each computed only when a template asks.
@@ -30,6 +30,7 @@ from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.forms.buyer_fields import (CAP_COUNTS, CLEAR, KEEP, MAX_HEADERS, BuyerForm,
                                          Messages, initial_data, known_tags)
+from sipflask.forms.buyer_health import HEALTH_CHOICES, HealthEditing
 from sipflask.forms.buyer_hours import HoursEditing
 from sipflask.forms.buyer_sample import SamplePreview
 from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text, unstorable
@@ -42,7 +43,7 @@ HEADERS = "headers"    # messages about the header rows as a whole (Twilio's len
 _ROW_PATH = re.compile(r"sip_headers\[(\d+)\](?:\.(name|value))?\Z")
 
 
-class BuyerEditor(HoursEditing, SamplePreview):
+class BuyerEditor(HoursEditing, HealthEditing, SamplePreview):
     """The buyer form of one request plus everything the editor page shows beside it."""
 
     builtin_tokens = tokens.BUILTIN_TOKENS
@@ -60,6 +61,7 @@ class BuyerEditor(HoursEditing, SamplePreview):
         self._choices()
         if self.submitted:
             self.keep_stored_values()
+            self.keep_stored_health()
         if not self.submitted or "sample-number" not in request.form:
             self.reset_sample(self.default_number, keep_caller=False)
 
@@ -73,6 +75,7 @@ class BuyerEditor(HoursEditing, SamplePreview):
         f = self.form
         f.password_action.choices = [(KEEP, "Keep it"), (CLEAR, "Clear it")]
         f.cap_counts.choices = list(CAP_COUNTS)
+        f.health_check.choices = list(HEALTH_CHOICES)
         f.campaigns.choices = [(str(c.id), c.name) for c in self.all_campaigns]
         f.sample.number.choices = [("", "— none —")] + [
             (str(n.id), f"{n.number} · {n.campaign.name}") for n in self.all_numbers]
@@ -141,6 +144,7 @@ class BuyerEditor(HoursEditing, SamplePreview):
             "priority": text(f.priority.data).strip(), "weight": text(f.weight.data).strip(),
             "timeout": text(f.timeout.data).strip(), **self.caps_record(),
             **self.schedule_part[0], "paused": bool(f.paused.data),
+            "health": self.health_record(),
         }
         if self.buyer is None and not rec["ref"] and rec["name"].strip():
             rec["ref"] = suggest_ref(Buyer, rec["name"])
@@ -205,7 +209,7 @@ class BuyerEditor(HoursEditing, SamplePreview):
     def field_id(self, path: str, row_ids: list[str]) -> str:
         if path in self.unstorable_fields:  # already a field id (``headers-2-value``)
             return path
-        found = self.schedule_field_id(path)
+        found = self.schedule_field_id(path) or self.health_field_id(path)
         if found is not None:
             return found
         m = _ROW_PATH.match(path)

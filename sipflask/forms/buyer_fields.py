@@ -14,7 +14,7 @@ from sqlalchemy import select
 from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, PasswordField,
                      RadioField, SelectField, SelectMultipleField, StringField, TextAreaField)
 
-from sipflask.core import capwindows, tokens, validation
+from sipflask.core import capwindows, health_rules, tokens, validation
 from sipflask.core.schedule import DAYS
 from sipflask.core.schedule_rules import MAX_CLOSURES, MAX_RANGES_A_DAY
 from sipflask.extensions import db
@@ -85,6 +85,10 @@ class BuyerForm(FlaskForm):
     hours = FormField(HoursForm)
     closures = FieldList(FormField(ClosureForm), max_entries=MAX_CLOSURES)
     paused = BooleanField("Paused (skipped by routing)")
+    health_check = SelectField("Check by", default="off", validate_choice=False)
+    health_codes = StringField("Replies that mean up")
+    health_down_after = StringField("Down after N failed probes")
+    health_up_after = StringField("Up after M answered probes")
     campaigns = SelectMultipleField("Campaigns", validate_choice=False)
     sample = FormField(SampleForm)
 
@@ -134,11 +138,22 @@ def caps_data(buyer: Buyer | None) -> dict:
             "cap_counts": buyer.cap_counts or capwindows.DIALLED}
 
 
+def health_data(buyer: Buyer | None) -> dict:
+    """The health-check fields: the stored settings, or checks off with the default runs."""
+    health = health_rules.health_export(buyer) if buyer is not None else \
+        health_rules.HEALTH_DEFAULTS
+    return {"health_check": health["check"],
+            "health_codes": ", ".join(str(c) for c in health["accepted_codes"]),
+            "health_down_after": str(health["down_after"]),
+            "health_up_after": str(health["up_after"])}
+
+
 def initial_data(buyer: Buyer | None) -> dict:
     if buyer is None:
         return {"priority": "1", "weight": "1", "timeout": "30", "password_action": KEEP,
-                "headers": [], "campaigns": [], **schedule_data(None), **caps_data(None)}
-    return {**schedule_data(buyer), **caps_data(buyer),
+                "headers": [], "campaigns": [], **schedule_data(None), **caps_data(None),
+                **health_data(None)}
+    return {**schedule_data(buyer), **caps_data(buyer), **health_data(buyer),
         "name": buyer.name, "ref": buyer.ref, "number": buyer.number,
         "sip_username": buyer.sip_username or "", "password_action": KEEP,
         "headers": [{"name": h.name, "value": h.value} for h in buyer.headers],

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
+from sipflask.core import health_rules
 from sipflask.extensions import db
 from sipflask.models import (AccountSettings, Buyer, Campaign, InboundCredential, InboundIp,
                              InboundSettings, Number, Publisher, User)
@@ -36,7 +37,7 @@ def buyer(row: Buyer) -> Snapshot:
         "daily_cap": row.daily_cap, "monthly_cap": row.monthly_cap,
         "total_cap": row.total_cap, "cap_counts": row.cap_counts or "dialled",
         "time_zone": row.time_zone or "UTC", "hours": row.hours,
-        "closures": list(row.closures or []),
+        "closures": list(row.closures or []), "health": health_rules.health_export(row),
     }, {"sip_password": row.sip_password_encrypted or ""}
 
 

@@ -7,7 +7,8 @@ in the file or in the database. Returns the report and the cleaned records, per 
 
 A buyer's time zone, hours and closures and its caps (checked by ``check_buyer``) are all
 optional: absent, the buyer is on UTC, open 24/7, with no caps, counting
-dialled attempts. A closure dated before the buyer's own today is a warning, not an error.
+dialled attempts. A closure dated before the buyer's own today is a warning, not an error. Its
+``health`` object (health checks, ``core/health_rules.py``) is optional too: absent, checks are off.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ RECORD_KEYS = {
     "buyers": ("id", "ref", "name", "number", "sip_username", "sip_password", "sip_headers",
                "priority", "weight", "timeout", "concurrency_cap", "daily_cap", "paused",
                "hourly_cap", "monthly_cap", "total_cap", "cap_counts",
-               "time_zone", "hours", "closures"),
+               "time_zone", "hours", "closures", "health"),
 }
 HEADER_KEYS = ("name", "value")
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 
 from sipflask import history
-from sipflask.core import validation
+from sipflask.core import health_rules, validation
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, Number, Publisher
 from sipflask.records import inbound as inbound_settings
@@ -68,7 +68,7 @@ def buyer_record(buyer: Buyer, with_secrets: bool = False) -> dict[str, Any]:
         "hourly_cap": buyer.hourly_cap, "monthly_cap": buyer.monthly_cap,
         "total_cap": buyer.total_cap, "cap_counts": buyer.cap_counts or "dialled",
         "time_zone": buyer.time_zone or "UTC", "hours": buyer.hours,
-        "closures": list(buyer.closures or []),
+        "closures": list(buyer.closures or []), "health": health_rules.health_export(buyer),
     }
 
 

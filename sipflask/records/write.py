@@ -17,6 +17,7 @@ from sipflask.core import capwindows
 from sipflask.extensions import db
 from sipflask import history
 from sipflask.models import Buyer, BuyerHeader, Campaign, Number, Publisher
+from sipflask.siphealth import state
 
 # Shown when the database refuses a write the checks allowed: a unique value taken between the
 # check and the commit, by another request.
@@ -25,7 +26,11 @@ REFUSED = ("Not saved: the database refused the change (it was probably changed 
 
 BUYER_FIELDS = ("ref", "name", "number", "sip_username", "priority", "weight", "timeout",
                 "concurrency_cap", "hourly_cap", "daily_cap", "monthly_cap", "total_cap",
-                "cap_counts", "time_zone", "hours", "closures", "paused")
+                "cap_counts", "time_zone", "hours", "closures", "paused", "health_check",
+                "health_codes", "health_down_after", "health_up_after")
+# A change of any of these starts the buyer's health afresh (siphealth/state.py): a down state
+# counted against the old URI or settings must not keep the buyer out of rotation.
+HEALTH_RESET = ("number", "health_check", "health_codes", "health_down_after", "health_up_after")
 
 
 def commit(writes: Callable[[], object] | None = None) -> bool:
@@ -78,6 +83,7 @@ def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> b
     The password is write-only: ``None`` or empty keeps the stored one (an export without
     --with-secrets has empty passwords, and the editor never shows it), a typed one replaces
     it, ``clear_password`` removes it, and no username means no auth, so it goes too.
+    A stored buyer whose number or health settings change starts its health state afresh.
     """
     history.track(buyer)
     if buyer.id is not None and buyer.ref != clean["ref"]:
@@ -86,9 +92,13 @@ def write_buyer(buyer: Buyer, clean: dict, *, clear_password: bool = False) -> b
             if entry.campaign is not None:
                 history.track(entry.campaign)
     moved_zone = buyer.id is not None and buyer.time_zone != clean["time_zone"]
+    reset = [k for k in HEALTH_RESET if buyer.id is not None and getattr(buyer, k) != clean[k]]
     changed = assign(buyer, {key: clean[key] for key in BUYER_FIELDS})
     if moved_zone:
         _rekey_windows(buyer)
+    if reset:
+        state.reset(buyer.id, "the number changed" if reset == ["number"]
+                    else "health checks changed")
     typed = clean["sip_password"]
     if not clean["sip_username"] or (clear_password and not typed):
         if buyer.sip_password_encrypted:
