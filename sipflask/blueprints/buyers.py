@@ -51,7 +51,9 @@ PAGE = "buyers/edit.html"
 def index():
     q = search_text()
     stmt = (select(Buyer).order_by(Buyer.name, Buyer.id)
-            .options(selectinload(Buyer.routing).selectinload(CampaignBuyer.campaign)))
+            .options(selectinload(Buyer.routing).selectinload(CampaignBuyer.campaign),
+                     # availability.status reads it for buyers with health checks on
+                     selectinload(Buyer.health)))
     results = paginate(matching(stmt, q, Buyer.name, Buyer.number, Buyer.ref))
     return render("buyers/index.html", "buyers/partial/rows.html", results=results, q=q,
                   next_url=list_url(), **_row_context(results.items))
