@@ -1,5 +1,6 @@
 """Throttling of the two doors anyone on the internet can knock on (docs/security.md, "Sign-in
-and sessions"), with Flask-Limiter, and the client address behind a proxy (werkzeug's ProxyFix).
+and sessions") and of Test endpoint, with Flask-Limiter, and the client address behind a proxy
+(werkzeug's ProxyFix).
 
 - ``POST /login``: per account (the typed email, normalised; ``THROTTLE_LOGIN_ACCOUNT``) and
   per client address (``THROTTLE_LOGIN_ADDRESS``); every attempt counts.
@@ -7,13 +8,17 @@ and sessions"), with Flask-Limiter, and the client address behind a proxy (werkz
   ``THROTTLE_POSTBACK_KEY``, every request counts) and per address for refused requests
   (``THROTTLE_POSTBACK_ADDRESS``: wrong keys and malformed posts, so a buyer's busy server is
   never slowed down by its own good postbacks).
+- Test endpoint (every ``POST`` of blueprints/siphealth.py: the editor's draft and the buyer
+  page's saved buyer): per signed-in user, both buttons counted together
+  (``THROTTLE_SIP_TEST``), so no account can make sipflask send OPTIONS and DNS queries to any
+  host at will.
 
 A refused request gets 429 with ``Retry-After``; the blueprint says it in its own words (the
-login form, the postback's JSON). Counts live in ``RATELIMIT_STORAGE_URI``, else ``REDIS_URL``
-(shared by every process and machine), else in this process's memory. When Redis can't be
-reached each process counts in its own memory until Redis answers again (logged as a warning);
-if even that fails, the request is let through and the error logged: a Redis outage must not
-lock everyone out.
+login form, the postback's JSON, Test endpoint's result panel). Counts live in
+``RATELIMIT_STORAGE_URI``, else ``REDIS_URL`` (shared by every process and machine), else in
+this process's memory. When Redis can't be reached each process counts in its own memory until
+Redis answers again (logged as a warning); if even that fails, the request is let through and
+the error logged: a Redis outage must not lock everyone out.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import math
 import time
 
 from flask import current_app, request
+from flask_login import current_user
 from flask_limiter import Limiter
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -30,10 +36,13 @@ EXTENSION = "sipflask_throttle"
 # A Redis that does not answer must cost a request a fraction of a second, not a hang.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 REFUSED_POSTBACK = (400, 403)
-# What the limits below cover: the sign-in form's posts, and every postback.
-LIMITED = {("auth.login", "POST"), ("postbacks.receive", "GET"), ("postbacks.receive", "POST")}
+# Test endpoint's views: every POST route of the siphealth blueprint.
+SIP_TESTS = ("siphealth.test_draft", "siphealth.test_saved")
+# What the limits below cover: the sign-in form's posts, every postback, every Test endpoint.
+LIMITED = {("auth.login", "POST"), ("postbacks.receive", "GET"), ("postbacks.receive", "POST")} \
+    | {(endpoint, "POST") for endpoint in SIP_TESTS}
 LIMIT_SETTINGS = ("THROTTLE_LOGIN_ACCOUNT", "THROTTLE_LOGIN_ADDRESS", "THROTTLE_POSTBACK_KEY",
-                  "THROTTLE_POSTBACK_ADDRESS")
+                  "THROTTLE_POSTBACK_ADDRESS", "THROTTLE_SIP_TEST")
 
 
 def client_address() -> str:
@@ -65,6 +74,14 @@ def postback_key() -> str:
     if not isinstance(key, str) or not key:
         return "no-key:" + client_address()
     return "key:" + _digest(key)
+
+
+def signed_in_user() -> str:
+    """The signed-in user: their id, not the session (a new sign-in starts no new count); the
+    client address only should a request get here signed out (``require_login`` stops those)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return "no-user:" + client_address()
 
 
 def _not_limited() -> bool:
@@ -145,3 +162,7 @@ def init_app(app) -> None:
                         scope="postback-key"),
           limiter.limit(config["THROTTLE_POSTBACK_ADDRESS"], key_func=client_address,
                         deduct_when=_postback_refused, scope="postback-address"))
+    sip_test = limiter.shared_limit(config["THROTTLE_SIP_TEST"], scope="sip-test",
+                                    key_func=signed_in_user, methods=["POST"])
+    for endpoint in SIP_TESTS:
+        _wrap(app, endpoint, sip_test)

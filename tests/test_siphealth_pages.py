@@ -16,18 +16,11 @@ from tests.support.app import MEMBER_EMAIL
 from tests.support.buyers import edit_data
 from tests.support.html import HX, csrf_token_from
 from tests.support.siphealth import Dnsmasq, SippOptions, free_port
+from tests.support.siphealth_pages import draft, is_fragment, panel
 from tests.support.siphealth_peers import UdpPeer, answer_to
 
 TYPED_PASSWORD = "Typed-Secret-Passw0rd-77"
 STORED_PASSWORD = "Demo-Password-2026"  # the demo's "secure" buyer
-
-
-def draft(**overrides):
-    data = {"name": "Draft desk", "ref": "", "number": "sip:agentqueue@example.com",
-            "sip_username": "", "sip_password": "", "priority": "1", "weight": "1",
-            "timeout": "30", "action": "test-endpoint"}
-    data.update(overrides)
-    return data
 
 
 def buyer_count(app):
@@ -41,19 +34,6 @@ def set_number(app, ref, number):
         buyer.number = number
         db.session.commit()
         return buyer.id
-
-
-def panel(body, saved=False):
-    """The result panel's inside; for a phone Number, the one the page shows without
-    JavaScript (the SIP section is in <noscript> then)."""
-    m = re.search(r'<div id="endpoint-test%s(?:-nojs)?" class="endpoint-test"[^>]*>(.*?)\n</div>'
-                  % ("-saved" if saved else ""), body, re.S)
-    assert m, body[:2000]
-    return m.group(1)
-
-
-def is_fragment(body):
-    return "<html" not in body and "<!doctype" not in body.lower()
 
 
 # --- the editor: the URI as typed --------------------------------------------------------------

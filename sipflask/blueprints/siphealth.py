@@ -10,6 +10,10 @@ with SIP OPTIONS, from the buyer editor and from the buyer page.
 Each answers htmx with the result panel alone and a plain form post with the whole buyer page,
 the panel filled in (``htmx.render`` through ``buyers.editor_page``).
 
+Both are throttled per signed-in user (``THROTTLE_SIP_TEST``, sipflask/throttle.py): past the
+limit the same answer comes back with 429, ``Retry-After`` and the panel saying when to try again
+(``too_many_tests``), the editor as typed.
+
 The request waits for the network, so the whole check has one budget (``SIP_TEST_BUDGET``
 seconds, default 8): DNS queries and probes share it, each target waits at most
 ``SIP_TEST_TIMEOUT`` (default 4), and what did not fit is said in the verdict. A DNS server
@@ -20,11 +24,14 @@ text shown is passed through ``redact`` with the typed and the stored password a
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import NotFound
 
+from sipflask import throttle
 from sipflask.blueprints.buyers import editor_page
 from sipflask.blueprints.lists import get_or_404
 from sipflask.core import sip
@@ -48,10 +55,12 @@ PANEL = "siphealth/panel.html"
 
 @dataclass
 class EndpointTest:
-    """What the panel shows: the diagnosis, or ``error`` when there was nothing to probe."""
+    """What the panel shows: the diagnosis, or ``error`` when there was nothing to probe, or
+    ``throttled`` when the test was refused (too many)."""
 
     saved: bool
     error: str | None = None
+    throttled: str | None = None
     diagnosis: check.Diagnosis | None = None
     endpoint: Endpoint | None = None
     ranges: dict | None = None
@@ -135,6 +144,25 @@ def test_saved(id):
     result = run(lambda: endpoint.for_buyer(buyer), saved=True)
     ed = BuyerEditor(buyer, submitted=False)
     return editor_page(ed, PANEL, endpoint_test=result, secrets=_secrets(ed))
+
+
+@bp.errorhandler(429)
+def too_many_tests(exc):
+    """``throttle`` refused this test: the page or panel the view would have answered, its
+    panel saying when to try again; the editor keeps what was typed."""
+    seconds = throttle.retry_after()
+    saved = request.endpoint == "siphealth.test_saved"
+    # As the sign-in form says it: past the hourly limit the wait is up to an hour.
+    wait = f"{math.ceil(seconds / 60)} minutes" if seconds > 90 else f"{seconds} seconds"
+    result = EndpointTest(saved, throttled=f"Too many endpoint tests: try again in {wait}.")
+    id = (request.view_args or {}).get("id")
+    try:
+        buyer = None if id is None else get_or_404(Buyer, id)
+    except NotFound as unknown:  # raised from here it would become a 500
+        return current_app.handle_http_exception(unknown)
+    ed = BuyerEditor(buyer, submitted=not saved)
+    response, status = editor_page(ed, PANEL, 429, endpoint_test=result, secrets=_secrets(ed))
+    return response, status, {"Retry-After": str(seconds)}
 
 
 @bp.app_template_filter("unsecret")

@@ -59,3 +59,24 @@ def test_buyer_page_tests_the_saved_buyer(logged_in, live_app, tmp_path):
             f"alive: TCP 127.0.0.1:{pbx.port} answered 200 OK", timeout=15_000)
         pbx.wait()
     expect(page.locator("#endpoint-test")).to_be_empty()
+
+
+def test_a_refused_test_is_said_in_place(logged_in, live_app):
+    """Past THROTTLE_SIP_TEST (10 a minute) htmx swaps the 429's panel in like a result (the
+    layout's responseHandling), and the editor keeps what was typed."""
+    page = logged_in
+    bid = buyer_id(live_app, "queue")
+    page.goto(f"/buyers/{bid}/edit")
+    page.evaluate("window.__editorMarker = 'still-here'")
+    number = "sip:x@127.0.0.1:9"  # nothing listens: each test ends at once
+    page.fill("#number", number)
+    for expected in [200] * 10 + [429]:
+        with page.expect_response(lambda r: r.url.endswith("/test-endpoint")) as answer:
+            page.click("#test-endpoint")
+        assert answer.value.status == expected
+    result = page.locator("#endpoint-test")
+    expect(result.locator(".endpoint-throttled")).to_contain_text(
+        "Too many endpoint tests: try again in ")
+    expect(result).not_to_contain_text("Tested")
+    assert page.evaluate("window.__editorMarker") == "still-here"
+    expect(page.locator("#number")).to_have_value(number)
