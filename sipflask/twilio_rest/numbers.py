@@ -21,8 +21,8 @@ from flask import current_app
 
 from sipflask.core import number_config, number_search
 from sipflask.core.number_config import NumberConfig
-from sipflask.twilio_rest.client import PAGE_SIZE, Steps, TwilioError, as_text, make_client
-from sipflask.twilio_rest.client import webhook_url
+from sipflask.twilio_rest.client import (PAGE_SIZE, TwilioError, as_text, is_not_found,
+                                         make_client, webhook_url)
 from sipflask.twilio_rest.number_errors import NumbersError, explain
 
 __all__ = ["AccountNumber", "AvailableNumber", "NumbersError", "expected_config",
@@ -124,11 +124,21 @@ def _client(client=None):
 
 def _request(step: str, fn: Callable[[], Any], about: str = "The number",
              missing_ok: bool = False):
-    """``fn()`` as the named step; any failure a :class:`NumbersError` in the user's words."""
+    """``fn()`` as the named step; any failure a :class:`NumbersError` in the user's words.
+    With ``missing_ok`` a 404 (gone already) returns None.
+
+    The failure is logged as its one line; the traceback only at debug level, so that the
+    command line (whose unconfigured logging prints warnings with their tracebacks) shows
+    the ``Error:`` line and nothing else."""
     try:
-        return Steps("numbers", log).call(step, fn, missing_ok=missing_ok)
-    except TwilioError as exc:
-        raise explain(exc.__cause__ or exc, step, about) from None
+        return fn()
+    except Exception as exc:  # noqa: BLE001  every failure becomes one line in words
+        if missing_ok and is_not_found(exc):
+            return None
+        error = explain(exc, step, about)
+        log.info("numbers: %s failed: %s", step, error)
+        log.debug("numbers: %s failed", step, exc_info=True)
+        raise error from None
 
 
 def _numbers(client):
