@@ -286,6 +286,37 @@ def test_a_sid_that_moved_to_another_number_is_relinked(ctx, fake):
     assert [(r[0], r[4], r[6]) for r in rows()] == [(A, None, True), (B, sid, False)]
 
 
+def test_fix_number_sets_one_number_back(ctx, fake):
+    _, drifted, _ = setup_drift(fake)
+    db.session.execute(Number.__table__.update().where(Number.number == B)
+                       .values(twilio_drift="voice URL is wrong"))
+    db.session.commit()
+    report = twilio_check.fix_number(B)
+    assert texts(report.done) == [f"{B}: configuration set back"] and report.ok
+    assert fake.log == [("GET", "IncomingPhoneNumbers.json?PageSize=1000"
+                                "&PhoneNumber=%2B14155550102"),
+                        ("POST", "IncomingPhoneNumbers/PN2.json")]
+    assert rows()[1][4:] == (drifted, "", False)
+
+
+def test_fix_number_of_a_number_gone_from_the_account_flags_it(ctx, fake):
+    setup_drift(fake)
+    report = twilio_check.fix_number("+14155550104")
+    assert texts(report.errors) == ["+14155550104: no longer in the Twilio account: nothing "
+                                    "to fix"]
+    assert rows()[3][6] is True
+
+
+def test_a_refused_fix_number_changes_nothing(ctx, fake):
+    setup_drift(fake)
+    before = rows()
+    fake.fail("POST", "IncomingPhoneNumbers/PN2", status=401, code=20003, message="Auth")
+    report = twilio_check.fix_number(B)
+    assert texts(report.errors)[0].startswith(f"{B}: not fixed: Twilio refused the account's")
+    assert rows() == before
+    assert twilio_check.fix_number("+14155550999").bad_input
+
+
 # --- the periodic job ---------------------------------------------------------------------------
 
 def test_the_job_skips_quietly_without_credentials(ctx, fake, caplog):

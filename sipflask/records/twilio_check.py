@@ -26,11 +26,11 @@ from sipflask import jobs
 from sipflask.core import number_config
 from sipflask.extensions import db
 from sipflask.models import Number, utcnow
-from sipflask.records.twilio_report import Line
+from sipflask.records.twilio_report import Line, NumbersReport, check_target, refused
 from sipflask.twilio_rest import numbers as twilio
 from sipflask.twilio_rest.number_errors import NumbersError
 
-__all__ = ["NumberState", "CheckReport", "check_numbers", "check_twilio_numbers"]
+__all__ = ["NumberState", "CheckReport", "check_numbers", "fix_number", "check_twilio_numbers"]
 
 log = logging.getLogger("sipflask.twilio.numbers")
 
@@ -171,6 +171,46 @@ def check_numbers(fix: bool = False, client=None) -> CheckReport:
         db.session.rollback()
         log.warning("storing the drift check failed", exc_info=True)
         report.problem = f"the check's outcome could not be stored ({type(exc).__name__})"
+    return report
+
+
+def fix_number(number, client=None) -> NumbersReport:
+    """The one-click Fix: set the expected configuration back on one tracking number (a
+    ``Number`` or its E.164), and store what Twilio answered (or that the number is gone)."""
+    report = NumbersReport()
+    if not isinstance(number, Number):
+        target, fields = check_target([number], None, need_campaign=False)
+        number = db.session.scalar(select(Number).where(
+            Number.number == target.numbers[0])) if not fields else None
+        if number is None:
+            return refused(report, fields or {"numbers": "That is not a tracking number."})
+    state = NumberState(number.id, number.number, number.twilio_sid)
+    db.session.rollback()  # no transaction held while Twilio answers
+    try:
+        config = twilio.expected_config()
+        remote = twilio.find_account_number(state.number, client)
+        if remote is not None:
+            remote = twilio.configure(remote.sid, remote, config, client, about=state.number)
+    except NumbersError as exc:
+        report.errors.append(Line(state.number, f"not fixed: {exc}", state.sid or ""))
+        return report
+    if remote is None:
+        state.missing = True
+        report.errors.append(Line(state.number, "no longer in the Twilio account: nothing "
+                                                "to fix", state.sid or ""))
+    else:
+        state.sid, state.remote = remote.sid, remote
+        state.drift = number_config.drift(remote, config)
+        state.fixed = not state.drift
+        (report.done if state.fixed else report.errors).append(Line(
+            state.number, "configuration set back" if state.fixed
+            else "still differs after the fix: " + "; ".join(state.drift), remote.sid))
+    try:
+        _store([state])
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        report.errors.append(Line(state.number, "fixed at Twilio, but the outcome could not be "
+                                                f"stored ({type(exc).__name__})"))
     return report
 
 
