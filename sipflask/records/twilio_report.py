@@ -100,7 +100,8 @@ def check_target(numbers, campaign, publisher=None, sub_id="", *, need_campaign=
                  ) -> tuple[Target, dict[str, str]]:
     """The checked numbers, campaign (a ``Campaign`` or its ref), publisher and sub_id."""
     fields: dict[str, str] = {}
-    target = Target(_numbers(list(numbers or []), fields))
+    target = Target(_numbers([numbers] if isinstance(numbers, str) else list(numbers or []),
+                             fields))
     if need_campaign:
         target.campaign = _lookup(Campaign, campaign, "campaign", fields)
     if publisher not in (None, ""):
