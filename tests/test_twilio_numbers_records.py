@@ -89,6 +89,13 @@ def test_import_configures_each_number_then_saves_it(ctx, fake):
     assert notes == ["imported from Twilio"] * 2
 
 
+def test_import_takes_a_sid_over_from_a_stale_link(ctx, fake):
+    sid = fake.own(A)
+    add_number(B, twilio_sid=sid)  # B's link is stale: the SID is A's at Twilio
+    assert twilio_numbers.import_numbers(A, "auto").ok
+    assert [(r[0], r[4]) for r in rows()] == [(A, sid), (B, None)]
+
+
 def test_import_refuses_bad_input_before_asking_twilio(ctx, fake):
     report = twilio_numbers.import_numbers(["+1415", A], "nope", publisher="nobody",
                                            sub_id="x\x00")

@@ -15,7 +15,7 @@ per number, in words) and never raises for what Twilio or the database refused. 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from sipflask.extensions import db
@@ -35,6 +35,10 @@ def _save(target: Target, e164: str, remote: twilio.AccountNumber, config, note:
     """Create the row for ``remote`` (one commit); the database's refusal in words, or None."""
     try:
         with context.acting(note=note):
+            # Another row linked to this SID links it stale (its number changed since): the
+            # SID is this number's, and unique.
+            db.session.execute(update(Number).where(Number.twilio_sid == remote.sid)
+                               .values(twilio_sid=None))
             row = Number()
             write.write_number(row, e164, target.campaign, target.publisher, target.sub_id, {})
             link(row, remote, config)

@@ -13,6 +13,7 @@ from sipflask.core import number_config, phone, validation
 from sipflask.extensions import db
 from sipflask.models import Campaign, Number, Publisher, utcnow
 from sipflask.twilio_rest.number_errors import NumbersError
+from sipflask.twilio_rest.numbers import AccountNumber
 
 __all__ = ["Line", "NumbersReport", "Target", "check_target", "existing", "link"]
 
@@ -119,7 +120,7 @@ def existing(numbers: list[str]) -> dict[str, Number]:
         select(Number).where(Number.number.in_(numbers)))} if numbers else {}
 
 
-def link(row: Number, remote: twilio.AccountNumber, config) -> None:
+def link(row: Number, remote: AccountNumber, config) -> None:
     """Record what Twilio has for ``row``: its SID and how its configuration compares."""
     row.twilio_sid = remote.sid
     row.twilio_drift = number_config.drift_text(number_config.drift(remote, config))
