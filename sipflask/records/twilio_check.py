@@ -28,6 +28,7 @@ from sipflask.extensions import db
 from sipflask.models import Number, utcnow
 from sipflask.records.twilio_report import Line, NumbersReport, check_target, refused
 from sipflask.twilio_rest import numbers as twilio
+from sipflask.twilio_rest.client import TwilioError, make_client
 from sipflask.twilio_rest.number_errors import NumbersError
 
 __all__ = ["NumberState", "CheckReport", "check_numbers", "fix_number", "check_twilio_numbers"]
@@ -220,13 +221,13 @@ _said: set[str] = set()  # why the job skipped, said once per process rather tha
 
 
 def _credentials_configured() -> bool:
+    # make_client() builds the client without a request, and refuses when no credentials
+    # are configured (neither in the environment nor on the settings page).
     try:
-        from sipflask.twilio_rest.account import credentials
-    except ImportError:  # a build before the account settings page: the configuration only
-        config = current_app.config
-        return bool(config.get("TWILIO_ACCOUNT_SID") and config.get("TWILIO_AUTH_TOKEN"))
-    found = credentials()
-    return bool(found.account_sid and (found.auth_token or found.api_secret))
+        make_client()
+    except TwilioError:
+        return False
+    return True
 
 
 def _skip_reason() -> str:
