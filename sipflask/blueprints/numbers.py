@@ -1,6 +1,7 @@
-"""Tracking numbers: list with active search, create, edit, inline delete."""
+"""Tracking numbers: list with active search (and each number's state at Twilio), create, edit,
+inline delete. The Twilio actions are in blueprints/twilio_numbers.py and twilio_check.py."""
 from flask import Blueprint, flash, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from sipflask.blueprints.lists import (get_or_404, list_url, matching, paginate, safe_back,
@@ -15,8 +16,10 @@ from sipflask.records import write
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
 
 
-@bp.route("/")
-def index():
+def list_context(next_url: str | None = None) -> dict:
+    """The list's page as asked (``q``, ``page``), with the Twilio state's last check: for the
+    list itself and for the Twilio actions that answer htmx with it (blueprints/twilio_check.py).
+    """
     q = search_text()
     stmt = (select(Number).join(Number.campaign).outerjoin(Number.publisher)
             .options(joinedload(Number.campaign), joinedload(Number.publisher))
@@ -26,8 +29,13 @@ def index():
     by_digits = [Number.number.like(f"%{digits}%")] if len(digits) >= 3 else []
     results = paginate(matching(stmt, q, Number.number, Number.sub_id, Campaign.name,
                                 Campaign.ref, Publisher.name, Publisher.afid, extra=by_digits))
-    return render("numbers/index.html", "numbers/partial/rows.html", results=results, q=q,
-                  next_url=list_url())
+    return dict(results=results, q=q, next_url=next_url or list_url(),
+                last_checked=db.session.scalar(select(func.max(Number.twilio_checked_at))))
+
+
+@bp.route("/")
+def index():
+    return render("numbers/index.html", "numbers/partial/rows.html", **list_context())
 
 
 def _form_page(form, number=None):
