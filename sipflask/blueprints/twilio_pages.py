@@ -58,7 +58,7 @@ def setup_problems(need_public_url: bool = True) -> list[Problem]:
             twilio.expected_config()
         except NumbersError as exc:
             found.append(Problem(f"{exc} Until then numbers can't be imported, bought or "
-                                 "fixed: their webhooks would point nowhere."))
+                                 "fixed."))
     return found
 
 
