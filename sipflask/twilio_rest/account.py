@@ -170,3 +170,25 @@ def signing_token() -> str:
         log.error("could not read the saved Twilio auth token (%s) and this process has no copy "
                   "of it yet", type(exc).__name__)
         return ""
+
+
+@dataclass(frozen=True)
+class InUse:
+    """What the pages say about the account in use: no secret, only whether one is there."""
+
+    source: str
+    account_sid: str
+    has_token: bool
+    api_key_sid: str
+    uses_api_key: bool
+    missing: tuple[str, ...]  # configuration settings lacking while it names an account
+
+    @property
+    def webhooks_refused(self) -> bool:
+        return not self.has_token
+
+
+def in_use() -> InUse:
+    creds = credentials()
+    return InUse(creds.source, creds.account_sid, bool(creds.auth_token), creds.api_key_sid,
+                 creds.uses_api_key, tuple(missing_in_config(current_app.config)))

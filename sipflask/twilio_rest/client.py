@@ -154,6 +154,11 @@ def _clean(text: str) -> str:
     return text[:300]
 
 
+def clean_text(text: str) -> str:
+    """``text`` from Twilio fit to show: one line, short, no account SID or secret in it."""
+    return _clean(text)
+
+
 def describe_error(exc: BaseException, step: str) -> str:
     """A one-line message about ``exc`` raised while ``step``; never a traceback or a secret."""
     import requests
