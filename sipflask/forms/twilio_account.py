@@ -24,12 +24,17 @@ ACTIONS = [(rules.KEEP, "Keep it"), (rules.CLEAR, "Clear it")]
 class TwilioAccountForm(FlaskForm):
     account_sid = StringField("Account SID")
     auth_token = PasswordField("Auth Token")  # PasswordField never renders its value
-    token_action = RadioField("Saved auth token", choices=ACTIONS, default=rules.KEEP,
-                              validate_choice=False)
+    # Choices set per instance (as the buyer editor does): wtforms warns about tuples given
+    # to the field's constructor.
+    token_action = RadioField("Saved auth token", default=rules.KEEP, validate_choice=False)
     api_key_sid = StringField("API Key SID")
     api_secret = PasswordField("API secret")
-    secret_action = RadioField("Saved API secret", choices=ACTIONS, default=rules.KEEP,
-                               validate_choice=False)
+    secret_action = RadioField("Saved API secret", default=rules.KEEP, validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.token_action.choices = list(ACTIONS)
+        self.secret_action.choices = list(ACTIONS)
 
 
 def saved_form(stored: rules.Stored) -> TwilioAccountForm:
