@@ -120,6 +120,10 @@ def failure(exc: BaseException, creds: account.Credentials, used: str) -> CheckR
         return CheckResult(PROBLEM, "Twilio refused the API key (HTTP 403).",
                            "A Standard API key may not read the account: use a Main key, or "
                            "save the Auth Token (the Check uses it when there is one).")
+    if status == 429:
+        return CheckResult(PROBLEM, "Twilio asked to slow down (HTTP 429): too many requests "
+                           "from this account just now.", "Nothing was checked. Try again in a "
+                           "minute.")
     if isinstance(exc, requests.Timeout):
         return CheckResult(PROBLEM, f"Twilio did not answer within {HTTP_TIMEOUT} seconds.",
                            "Nothing was checked. Try again in a moment; if it keeps happening, "

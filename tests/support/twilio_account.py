@@ -3,6 +3,7 @@ settings page, a recording fake of Twilio's Accounts resource behind the real ``
 client, and reading the settings page's Twilio fields."""
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -54,13 +55,13 @@ def twilio_field(body: str, name: str) -> str:
 def in_use_text(body: str) -> str:
     match = re.search(r'<div id="twilio-in-use"[^>]*>(.*?)</div>', body, re.S)
     assert match, "no 'in use' block"
-    return " ".join(re.sub(r"<[^>]+>", "", match.group(1)).split())
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", "", match.group(1)).split()))
 
 
 def check_text(body: str) -> str:
     match = re.search(r'<div id="twilio-check-result"[^>]*>(.*?)</div>', body, re.S)
     assert match, "no check result"
-    return " ".join(re.sub(r"<[^>]+>", "", match.group(1)).split())
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", "", match.group(1)).split()))
 
 
 def account_body(sid: str = SID, *, status: str = "active", name: str = "Acme Calls",
