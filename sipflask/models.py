@@ -134,6 +134,14 @@ class Number(db.Model):
     sub_id: Mapped[str | None] = mapped_column(String(100))
     tags: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    # The number at Twilio (records/twilio_numbers.py, records/twilio_check.py): its
+    # IncomingPhoneNumber SID, when the drift check last compared it, what differs from the
+    # configuration sipflask sets, in words ("" = matches), and whether it has left the account.
+    twilio_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    twilio_checked_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    twilio_drift: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    twilio_missing: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=text("false"))
 
     campaign: Mapped[Campaign] = relationship(back_populates="numbers")
     publisher: Mapped[Publisher | None] = relationship(back_populates="numbers")

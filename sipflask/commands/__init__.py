@@ -1,5 +1,5 @@
 """Command-line interface: ``flask --app sipflask
-users|buyers|demo|export|import|simulate-call|inbound|worker|history``.
+users|buyers|numbers|demo|export|import|simulate-call|inbound|worker|history``.
 
 One module per command group, named for what it works on (``users``, ``setup`` for the JSON
 document, ``simulate``, ``inbound``); a new group gets a module of its own and one line in
@@ -7,12 +7,14 @@ document, ``simulate``, ``inbound``); a new group gets a module of its own and o
 """
 from __future__ import annotations
 
-from sipflask.commands import buyers, history, inbound, setup, simulate, users, worker
+from sipflask.commands import (buyers, history, inbound, numbers, setup, simulate, users,
+                               worker)
 
 
 def init_app(app) -> None:
     app.cli.add_command(users.users_cli)
     app.cli.add_command(buyers.buyers_cli)
+    app.cli.add_command(numbers.numbers_cli)
     for command in (setup.demo_command, setup.export_command, setup.import_command,
                     simulate.simulate_call_command):
         app.cli.add_command(command)
