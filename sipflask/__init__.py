@@ -30,8 +30,15 @@ DEFAULTS = dict(
     # Public base URL Twilio uses to reach us (e.g. https://calls.example.com). Set it behind a
     # TLS-terminating proxy: Twilio signs the URL it called, not the one Flask sees.
     PUBLIC_URL=None,
+    # The Twilio account; when any TWILIO_* account setting is given it wins over the one saved
+    # on the settings page (twilio_rest/account.py). An API key pair, when set, makes the REST
+    # calls; the auth token always checks the webhooks' signatures.
     TWILIO_ACCOUNT_SID="",
     TWILIO_AUTH_TOKEN="",
+    TWILIO_API_KEY_SID="",
+    TWILIO_API_SECRET="",
+    # Seconds each process reuses the Twilio account saved on the settings page.
+    TWILIO_ACCOUNT_CACHE_SECONDS=5,
     # Where drop-in plugin modules live (default: <instance>/plugins) and which plugins may load
     # (None: all found; a list of names: only those, plus the built-in ones).
     PLUGINS_DIR=None,

@@ -15,6 +15,8 @@ the app at an https ``PUBLIC_URL``.
 from flask import current_app, request
 from flask_talisman import Talisman
 
+from sipflask.urls import public_url_is_https
+
 # No 'unsafe-inline', no 'unsafe-eval': an injected <script>, on*= handler or style= attribute
 # does nothing. Templates load JS and CSS from /static only (a test keeps them that way).
 CSP = {
@@ -67,8 +69,7 @@ def init_app(app) -> None:
 def served_over_https() -> bool:
     """True when users reach the app over https: an https PUBLIC_URL, or an https request
     (directly, or as ProxyFix reports it from the proxy's ``X-Forwarded-Proto``)."""
-    public = (current_app.config.get("PUBLIC_URL") or "").strip().lower()
-    return public.startswith("https://") or request.is_secure
+    return public_url_is_https(current_app.config) or request.is_secure
 
 
 def _hsts(response):

@@ -406,7 +406,31 @@ class AccountSettings(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The zone every time in the UI is shown in; None = the TIME_ZONE configuration (UTC).
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # The Twilio account (settings page; the TWILIO_* configuration wins when set). The auth
+    # token and the API secret are write-only, encrypted at rest like Buyer.sip_password.
+    twilio_account_sid: Mapped[str] = mapped_column(String(64), default="")
+    twilio_auth_token_encrypted: Mapped[str] = mapped_column(Text, default="")
+    twilio_api_key_sid: Mapped[str] = mapped_column(String(64), default="")
+    twilio_api_secret_encrypted: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def twilio_auth_token(self) -> str:
+        return crypto.decrypt(current_app.config["SECRET_KEY"], self.twilio_auth_token_encrypted)
+
+    @twilio_auth_token.setter
+    def twilio_auth_token(self, value: str) -> None:
+        self.twilio_auth_token_encrypted = crypto.encrypt(current_app.config["SECRET_KEY"],
+                                                          value or "")
+
+    @property
+    def twilio_api_secret(self) -> str:
+        return crypto.decrypt(current_app.config["SECRET_KEY"], self.twilio_api_secret_encrypted)
+
+    @twilio_api_secret.setter
+    def twilio_api_secret(self, value: str) -> None:
+        self.twilio_api_secret_encrypted = crypto.encrypt(current_app.config["SECRET_KEY"],
+                                                          value or "")
 
 
 class InboundCredential(db.Model):

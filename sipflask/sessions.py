@@ -23,6 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import user_loaded_from_cookie, user_logged_in
 
 from sipflask.extensions import db, login_manager
+from sipflask.urls import public_url_is_https
 
 # What Flask-Login keeps in the session for a signed-in user, plus our two clocks.
 LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds", "signed_in_at", "seen_at")
@@ -102,8 +103,7 @@ def _configure(app) -> None:
     for name in ("SESSION_LIFETIME_HOURS", "SESSION_IDLE_MINUTES", "REMEMBER_DAYS"):
         _positive(config, name)
     mode = cookie_secure_mode(config)
-    https_url = str(config.get("PUBLIC_URL") or "").lower().startswith("https://")
-    secure = mode == "true" or (mode == "auto" and https_url)
+    secure = mode == "true" or (mode == "auto" and public_url_is_https(config))
     config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = secure
     config["SESSION_COOKIE_HTTPONLY"] = config["REMEMBER_COOKIE_HTTPONLY"] = True
     config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")

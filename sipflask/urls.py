@@ -6,6 +6,12 @@ class NoPublicUrl(RuntimeError):
     """PUBLIC_URL is unset and there is no request to take the host from (the CLI, a job)."""
 
 
+def public_url_is_https(config) -> bool:
+    """True when ``PUBLIC_URL`` is https: users reach the app over TLS even when the proxy in
+    front speaks plain http to it (cookies get Secure, responses HSTS)."""
+    return str(config.get("PUBLIC_URL") or "").strip().lower().startswith("https://")
+
+
 def public_url(path: str) -> str:
     """``path`` (starting with /) made absolute on PUBLIC_URL, or on the request's host."""
     base = current_app.config.get("PUBLIC_URL")

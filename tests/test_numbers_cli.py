@@ -174,6 +174,8 @@ def test_check_flags_a_missing_number(app, runner, fake):
     add_number(app, A, twilio_sid="PN" + "9" * 32)
     result = run(runner, "check")
     assert result.exit_code == 1 and f"{A}: no longer in the Twilio account" in result.output
+    # --fix can't bring it back: still 1, so a cron job hears of it.
+    assert run(runner, "check", "--fix").exit_code == 1
 
 
 def test_check_failure_is_one_line(runner, fake):

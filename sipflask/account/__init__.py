@@ -2,8 +2,9 @@
 page, :mod:`sipflask.blueprints.settings`), first of all the account time zone every time in
 the UI is shown in.
 
-:mod:`.settings` reads and writes the setting (the saved zone, else ``TIME_ZONE`` from the
-configuration, default UTC; cached per request); :mod:`.clock` prints instants on that clock
+:mod:`.settings` reads and writes the settings (the saved zone, else ``TIME_ZONE`` from the
+configuration, default UTC, cached per request; and the Twilio account saved on the settings
+page, whose use is :mod:`sipflask.twilio_rest.account`'s); :mod:`.clock` prints instants on that clock
 and turns a local date filter into UTC instants. :func:`init_app` checks the configured zone at
 start-up (a bad ``SIPFLASK_TIME_ZONE`` stops the app with a message naming it) and gives the
 templates ``|localtime``, ``|localdate``, ``same_local_day()`` and ``account_zone()`` (the

@@ -1,6 +1,7 @@
-"""The account's settings as stored (one ``account_settings`` row) and the account time zone:
-the saved setting when there is one, else the ``TIME_ZONE`` configuration
-(``SIPFLASK_TIME_ZONE``, default UTC).
+"""The account's settings as stored (one ``account_settings`` row), and their one writer: the
+account time zone (the saved setting when there is one, else the ``TIME_ZONE`` configuration,
+``SIPFLASK_TIME_ZONE``, default UTC) and the Twilio account saved on the settings page (which
+account is in use is :mod:`sipflask.twilio_rest.account`'s business).
 
 The zone is read once per request (pages print many times: the call log, buyer health) and
 kept on the request object, not on ``g``: ``g`` belongs to the app context, which can outlive
@@ -15,11 +16,13 @@ from sqlalchemy import select
 
 from sipflask import history
 from sipflask.core import localclock
+from sipflask.core import twilio_account as twilio_rules
 from sipflask.core.localclock import ZoneInfo
 from sipflask.core.schedule_rules import check_time_zone
 from sipflask.core.validation import Report
 from sipflask.extensions import db
 from sipflask.models import AccountSettings
+from sipflask.twilio_rest import account as twilio_account
 
 log = logging.getLogger(__name__)
 
@@ -108,3 +111,55 @@ def save_time_zone(value: str | None) -> Report:
         setattr(request._get_current_object(), _CACHE, name or configured_zone())
     log.info("account time zone set to %s", name or f"the configuration ({configured_zone()})")
     return report
+
+
+# --- the Twilio account ---------------------------------------------------------------------------
+
+def stored_twilio() -> twilio_rules.Stored:
+    """What the settings page has saved of the Twilio account (secrets only as set or not)."""
+    row = load_settings()
+    if row is None:
+        return twilio_rules.Stored()
+    return twilio_rules.Stored(row.twilio_account_sid or "",
+                               bool(row.twilio_auth_token_encrypted),
+                               row.twilio_api_key_sid or "",
+                               bool(row.twilio_api_secret_encrypted))
+
+
+def _set_secret(row: AccountSettings, name: str, value: str | None) -> str:
+    """Apply one write-only secret; what happened to it, for the log (never the value)."""
+    encrypted = f"{name}_encrypted"
+    if value is None:
+        return "kept" if getattr(row, encrypted) else "not set"
+    if value == "":
+        if not getattr(row, encrypted):
+            return "not set"
+        setattr(row, encrypted, "")
+        return "cleared"
+    if getattr(row, encrypted) and getattr(row, name) == value:
+        return "kept"  # the same again: no new ciphertext, so the history shows no change
+    setattr(row, name, value)
+    return "replaced"
+
+
+def save_twilio(change: twilio_rules.Change) -> None:
+    """Save a checked Twilio account (:func:`sipflask.core.twilio_account.check_account`) and
+    commit; this process forgets its copy of the saved account at once."""
+    row = load_settings()
+    if row is None:
+        row = AccountSettings()
+        db.session.add(row)
+    history.track(row)
+    row.twilio_account_sid = change.account_sid
+    token = _set_secret(row, "twilio_auth_token", change.auth_token)
+    row.twilio_api_key_sid = change.api_key_sid
+    secret = _set_secret(row, "twilio_api_secret", change.api_secret)
+    db.session.commit()
+    twilio_account.forget()
+    log.info("Twilio account saved on the settings page: account %s, auth token %s, API key %s, "
+             "API secret %s", _short(change.account_sid), token,
+             change.api_key_sid or "none", secret)
+
+
+def _short(sid: str) -> str:
+    return f"{sid[:2]}…{sid[-4:]}" if sid else "none"

@@ -1,7 +1,9 @@
 """Twilio's voice webhooks: voice (a call arrives), dial-action (an attempt ended), status, and
 the fallback URL Twilio calls when the voice URL failed or timed out.
 
-Every request must carry a valid ``X-Twilio-Signature``; a refusal is a plain-text 403 (no page,
+Every request must carry a valid ``X-Twilio-Signature``, checked with the auth token of the
+Twilio account in use (``twilio_rest/account.py``: the configuration's, else the saved one,
+read from this process's copy when it can't be read); a refusal is a plain-text 403 (no page,
 no cookie). Every answer is TwiML that Twilio accepts, whatever fails inside, and it comes within
 Twilio's deadline: the database work of one webhook is bounded (``DB_WEBHOOK_BUDGET``,
 ``callflow/deadline.py``), a voice webhook whose connection dropped is tried once more, and when
@@ -18,12 +20,14 @@ from sipflask import callflow
 from sipflask.callflow import deadline, fallback, journal
 from sipflask.core import twiml
 from sipflask.extensions import csrf, db
+from sipflask.twilio_rest import account
 from sipflask.urls import dial_action_url, signed_url
 
 bp = Blueprint("webhook", __name__, url_prefix="/twilio")
 # Twilio can't send our CSRF token; its HMAC signature authenticates the request instead.
 csrf.exempt(bp)
 log = logging.getLogger("sipflask.webhook")
+SIGNING_READ_BUDGET = 1.0  # seconds: reading the saved auth token is one small row
 
 
 def refusal(code: int = 403, text: str = "Forbidden") -> Response:
@@ -31,12 +35,29 @@ def refusal(code: int = 403, text: str = "Forbidden") -> Response:
     return Response(text + "\n", status=code, mimetype="text/plain")
 
 
+def _signing_token() -> str:
+    # Read with no token in the configuration only, and then mostly from this process's copy;
+    # a database that stopped answering costs at most SIGNING_READ_BUDGET here, before the
+    # view's own budget starts, and the last copy read is used instead.
+    budget = float(current_app.config.get("DB_WEBHOOK_BUDGET") or 0)
+    with deadline.watch(min(budget, SIGNING_READ_BUDGET) if budget > 0 else 0):
+        return account.signing_token()
+
+
+def _no_token_reason() -> str:
+    if account.from_config(current_app.config) is not None:
+        return ("TWILIO_AUTH_TOKEN is not configured (other TWILIO_* settings are, so the "
+                "settings page's account is not used)")
+    return ("TWILIO_AUTH_TOKEN is not configured and no auth token is saved on the settings "
+            "page (or it could not be read)")
+
+
 @bp.before_request
 def check_signature():
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    token = _signing_token()
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token:
-        log.error("refused %s: TWILIO_AUTH_TOKEN is not configured", request.path)
+        log.error("refused %s: %s", request.path, _no_token_reason())
         return refusal()
     url = signed_url()
     if not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):

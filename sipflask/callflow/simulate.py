@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 from sipflask.callflow import clock
 from sipflask.callflow.callbacks import RETRY_STATUSES
 from sipflask.core.redact import MASK
+from sipflask.twilio_rest import account
 
 # What a <Dial> can end with, as Twilio's DialCallStatus says it.
 OUTCOMES = tuple(sorted(RETRY_STATUSES)) + ("completed",)
@@ -150,7 +151,8 @@ def run(app, *, to: str, from_: str, params: dict[str, str] | None = None,
 
 def _run(app, to: str, from_: str, params: dict[str, str] | None,
          outcomes: list[Outcome] | None) -> Simulation:
-    token = app.config.get("TWILIO_AUTH_TOKEN")
+    with app.app_context():
+        token = account.signing_token()  # the configuration's, else the settings page's
     if not token:
         # No Twilio account configured yet (e.g. the demo): sign with a throwaway token that
         # only this process knows; the running server is not affected.

@@ -165,7 +165,7 @@ def _check_json(report: twilio_check.CheckReport) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def check_command(fix, as_json):
     """Compare each number's configuration at Twilio with what sipflask sets. Exit 1 when a
-    number drifted or left the account (without --fix), or a fix failed; 0 otherwise."""
+    number left the account, drifted (without --fix) or could not be fixed; 0 otherwise."""
     report = twilio_check.check_numbers(fix=fix)
     if report.problem:
         raise click.ClickException(report.problem)
@@ -178,7 +178,8 @@ def check_command(fix, as_json):
         for line in report.errors:
             click.echo(f"  {line}")
         click.echo(report.summary())
-    failed = (report.errors or report.drifted) if fix else (report.drifted or report.missing)
+    # A missing number is never fixed by --fix: somebody must act, so cron hears of it.
+    failed = report.missing or ((report.errors or report.drifted) if fix else report.drifted)
     raise SystemExit(1 if failed else 0)
 
 

@@ -67,7 +67,14 @@ def inbound(row: InboundSettings) -> Snapshot:
 
 
 def account(row: AccountSettings) -> Snapshot:
-    return {"time_zone": row.time_zone}, {}
+    twilio = {"twilio_account_sid": row.twilio_account_sid or "",
+              "twilio_auth_token": _flag(row.twilio_auth_token_encrypted),
+              "twilio_api_key_sid": row.twilio_api_key_sid or "",
+              "twilio_api_secret": _flag(row.twilio_api_secret_encrypted)}
+    # The Twilio fields only when set: saving the time zone alone is a time zone change.
+    return {"time_zone": row.time_zone, **{k: v for k, v in twilio.items() if v}}, \
+        {"twilio_auth_token": row.twilio_auth_token_encrypted or "",
+         "twilio_api_secret": row.twilio_api_secret_encrypted or ""}
 
 
 def user(row: User) -> Snapshot:

@@ -14,7 +14,10 @@ from typing import Any, Callable
 
 from flask import current_app
 
+from sipflask.twilio_rest import account
 from sipflask.urls import NoPublicUrl, endpoint_url
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # Twilio's maximum: one request per list in practice
 HTTP_TIMEOUT = 20  # seconds per request to Twilio
@@ -25,25 +28,54 @@ class TwilioError(Exception):
 
 
 def make_client():
-    """A ``twilio.rest.Client`` for the configured account.
+    """A ``twilio.rest.Client`` for the account in use (:func:`account.credentials`: the
+    configuration's, else the one saved on the settings page), authenticated with its API key
+    pair when it has one (Twilio's advice for REST calls), else with its auth token.
 
     ``TWILIO_API_BASE_URL`` points the API domain elsewhere (tests use Prism) and
     ``TWILIO_HTTP_CLIENT`` replaces the HTTP client (tests record requests).
     """
+    creds = account.credentials()
+    if not creds.rest_ready:
+        raise TwilioError(not_connected(creds))
+    if creds.uses_api_key:
+        return client_for(creds.api_key_sid, creds.api_secret, creds.account_sid)
+    return client_for(creds.account_sid, creds.auth_token)
+
+
+def client_for(username: str, password: str, account_sid: str | None = None):
+    """A ``twilio.rest.Client`` authenticated as given, through the configured hooks."""
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
     config = current_app.config
-    sid, token = config.get("TWILIO_ACCOUNT_SID") or "", config.get("TWILIO_AUTH_TOKEN") or ""
-    if not sid or not token:
-        raise TwilioError("Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (e.g. SIPFLASK_TWILIO_"
-                          "ACCOUNT_SID in the environment) before syncing with Twilio.")
     http_client = config.get("TWILIO_HTTP_CLIENT") or TwilioHttpClient(timeout=HTTP_TIMEOUT)
-    client = Client(sid, token, http_client=http_client)
+    client = Client(username, password, account_sid, http_client=http_client)
     base = config.get("TWILIO_API_BASE_URL")
     if base:
         client.api.base_url = base.rstrip("/")
     return client
+
+
+SETTINGS_PAGE = "the settings page (Settings → Twilio, /settings/)"
+
+
+def not_connected(creds: account.Credentials) -> str:
+    """Why ``creds`` can't make REST calls, and where to fix it."""
+    if creds.source == account.ENVIRONMENT:
+        missing = account.missing_in_config(current_app.config) or ["TWILIO_AUTH_TOKEN"]
+        names = " and ".join(f"SIPFLASK_{name}" for name in missing)
+        return (f"Twilio is not connected: the configuration names a Twilio account but not "
+                f"{names} (with any SIPFLASK_TWILIO_... setting the environment wins and "
+                f"{SETTINGS_PAGE} is not used). Set it, or remove the SIPFLASK_TWILIO_... "
+                "settings and save the account on the settings page.")
+    if creds.source == account.SETTINGS:
+        lacking = "Account SID" if not creds.account_sid else "Auth Token (or API key pair)"
+        return (f"Twilio is not connected: the account saved on {SETTINGS_PAGE} has no "
+                f"{lacking}. Complete it there.")
+    return (f"Twilio is not connected: save the Account SID and Auth Token on {SETTINGS_PAGE}, "
+            "or set SIPFLASK_TWILIO_ACCOUNT_SID and SIPFLASK_TWILIO_AUTH_TOKEN in the "
+            "environment.")
 
 
 def webhook_url(endpoint: str) -> str:
@@ -103,13 +135,28 @@ class Steps:
 _ACCOUNT_SID_RE = re.compile(r"AC[0-9a-fA-F]{32}")
 
 
+def _secrets() -> tuple[str, ...]:
+    found = [str(current_app.config.get(key) or "")
+             for key in ("TWILIO_AUTH_TOKEN", "TWILIO_API_SECRET")]
+    try:
+        found += account.credentials().secrets
+    except Exception:  # noqa: BLE001  an error message is being built: the configuration's will do
+        log.debug("could not read the saved Twilio account while cleaning a message",
+                  exc_info=True)
+    return tuple(s for s in found if s)
+
+
 def _clean(text: str) -> str:
     text = _ACCOUNT_SID_RE.sub("AC…", str(text or ""))
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
-    if token:
-        text = text.replace(token, "…")
+    for secret in _secrets():
+        text = text.replace(secret, "…")
     text = " ".join(text.split())
     return text[:300]
+
+
+def clean_text(text: str) -> str:
+    """``text`` from Twilio fit to show: one line, short, no account SID or secret in it."""
+    return _clean(text)
 
 
 def describe_error(exc: BaseException, step: str) -> str:
@@ -131,7 +178,7 @@ def describe_error(exc: BaseException, step: str) -> str:
         code = f", Twilio error {code}" if code and code != status else ""
         hint = ""
         if status in (401, 403):
-            hint = " Check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
+            hint = _credentials_hint()
         elif status >= 500:
             hint = " Twilio had a problem; try again in a moment."
         return f"Twilio refused {step} (HTTP {status}{code}): {_clean(text).rstrip('.')}.{hint}"
@@ -143,6 +190,16 @@ def describe_error(exc: BaseException, step: str) -> str:
     if isinstance(exc, TwilioException):
         return f"The Twilio client failed while {step}: {_clean(str(exc))}"
     return (f"Unexpected {type(exc).__name__} while {step}; the details are in the server log.")
+
+
+def _credentials_hint() -> str:
+    try:
+        source = account.credentials().source
+    except Exception:  # noqa: BLE001  the hint is a courtesy: never fail the message for it
+        source = account.ENVIRONMENT
+    if source == account.SETTINGS:
+        return f" Check the Twilio account on {SETTINGS_PAGE} (its Check button says more)."
+    return " Check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
 
 
 def _from_response(what: str, response) -> tuple[int, str, Any]:
