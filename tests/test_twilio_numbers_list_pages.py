@@ -135,10 +135,10 @@ def test_check_now_says_what_twilio_refused(admin_client, app, fake, failure, wo
 def test_check_now_without_credentials(admin_client, app, fake):
     app.config.update(TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="")
     response = admin_client.post("/numbers/twilio/check", headers=HX)
-    assert 'id="check-notice">sipflask has no Twilio credentials' in response.text
+    assert 'id="check-notice">Twilio is not connected' in response.text
     assert 'href="/settings/#twilio"' in response.text
     plain = admin_client.post("/numbers/twilio/check", follow_redirects=True)
-    assert any(f.startswith("sipflask has no Twilio credentials") for f in flashes(plain.text))
+    assert any(f.startswith("Twilio is not connected") for f in flashes(plain.text))
     assert fake.log == []
 
 

@@ -39,11 +39,11 @@ def _settings_link(admin_words: str) -> tuple[str, str]:
     return "", ""
 
 
-def no_credentials() -> Problem:
+def no_credentials(why: str) -> Problem:
+    """``why`` (make_client's words: which setting is missing, and where) with the way there."""
     link, words = _settings_link("Connect the Twilio account on the settings page")
-    ask = "" if link else " Ask an admin to connect the Twilio account (Settings → Twilio)."
-    return Problem("sipflask has no Twilio credentials (Account SID and Auth Token), so it can't "
-                   "ask Twilio for the account's numbers." + ask, link, words)
+    ask = "" if link else " Only admins open the settings page: ask one to connect the account."
+    return Problem(why + ask, link, words)
 
 
 def setup_problems(need_public_url: bool = True) -> list[Problem]:
@@ -51,8 +51,8 @@ def setup_problems(need_public_url: bool = True) -> list[Problem]:
     found = []
     try:
         make_client()  # builds the client only: no request
-    except TwilioError:
-        found.append(no_credentials())
+    except TwilioError as exc:
+        found.append(no_credentials(str(exc)))
     if need_public_url:
         try:
             twilio.expected_config()
