@@ -1,4 +1,6 @@
 """The one place that decides between a full page and an htmx fragment."""
+from urllib.parse import urlsplit
+
 from flask import flash, make_response, redirect, render_template, request
 
 
@@ -35,8 +37,18 @@ def redirect_to(target: str):
     if is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = target
+        if _only_fragment_differs(target):
+            # htmx sets location.href, and a browser only scrolls to a new #fragment of the
+            # page it shows: load it again (htmx reloads after setting the address).
+            response.headers["HX-Refresh"] = "true"
         return response
     return redirect(target)
+
+
+def _only_fragment_differs(target: str) -> bool:
+    """``target`` is the page the browser shows (``HX-Current-URL``) but for its fragment."""
+    there, here = urlsplit(target), urlsplit(request.headers.get("HX-Current-URL", ""))
+    return bool(there.fragment) and (there.path, there.query) == (here.path, here.query)
 
 
 def removed(message: str, back: str):

@@ -5,7 +5,8 @@ It keeps the account's numbers between requests (a purchase takes the number off
 for sale; a release puts it back), pages the account's list ``max_page`` at a time through
 ``next_page_uri`` as Twilio does, records every request as ``(METHOD, path?query)`` with the
 account prefix cut, and can be told to fail some requests (an HTTP error with Twilio's JSON
-body, or an exception such as a connection error).
+body, or an exception such as a connection error). It answers the account itself too
+(``GET /2010-04-01/Accounts/<sid>.json``, the settings page's Check), as ``account_name``.
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class FakeNumbers(HttpClient):
         self.data: list[dict] = []
         self.failures: list[dict] = []
         self.sids = itertools.count(1)
+        self.account_name = "Acme Calls"
 
     # -- test controls -------------------------------------------------------------------------
     def own(self, e164: str, **fields) -> str:
@@ -91,6 +93,11 @@ class FakeNumbers(HttpClient):
                 timeout=None, allow_redirects=False):
         assert auth == (ACCOUNT, TOKEN), "the client must authenticate with the account"
         parts = urlsplit(uri)
+        if parts.path == PREFIX.rstrip("/") + ".json" and method == "GET":
+            self.log.append((method, "Account"))
+            return self.ok({"sid": ACCOUNT, "owner_account_sid": ACCOUNT,
+                            "friendly_name": self.account_name, "status": "active",
+                            "type": "Full", "uri": PREFIX.rstrip("/") + ".json"})
         assert parts.path.startswith(PREFIX), parts.path
         query = dict(parse_qsl(parts.query)) | {k: str(v) for k, v in (params or {}).items()}
         rel = short(parts.path[len(PREFIX):])
