@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from sipflask.extensions import db
 from sipflask.history.model import ChangeRecord
-from sipflask.models import Call, InboundSettings, User
+from sipflask.models import Call, InboundSettings, Number, User
 from tests.support.browser import EMAIL, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -66,6 +66,8 @@ def model_for(blueprint: str):
     campaign's, and so on for any blueprint named after its table."""
     if blueprint == "history":  # /history/<id>: one change (the demo import recorded many)
         return ChangeRecord
+    if blueprint == "twilio_check":  # /numbers/<id>/twilio/release: a number's
+        return Number
     for mapper in db.Model.registry.mappers:
         if getattr(mapper.class_, "__tablename__", None) == blueprint:
             return mapper.class_
