@@ -79,6 +79,8 @@ def test_members_see_no_release_and_can_not_release(member_client, app, fake):
     assert member_client.post(f"/numbers/{ident}/twilio/release",
                               data={"confirm": "y"}).status_code == 403
     assert fake.log == [] and len(stored(app)) == 1
+    checked = member_client.post("/numbers/twilio/check", follow_redirects=True)
+    assert "1 checked, 0 drifted" in checked.text
 
 
 # --- Check now --------------------------------------------------------------------------------
@@ -95,6 +97,7 @@ def test_check_now_plain_post(admin_client, app, fake):
     body = admin_client.get(response.headers["Location"]).text
     assert flashes(body) == ["3 checked, 1 drifted, 1 missing from the account. The Twilio "
                              "column says what differs."]
+    assert 'class="flash warning"' in body
     assert [state(body, i) for i in ids] == ["configured", "drifted", "not linked"]
     assert f"voice URL is {OLD}, expected {VOICE}" in cell(body, ids[1])
     assert "Twilio configuration last checked" in body

@@ -55,7 +55,7 @@ def check_now():
     if is_htmx():
         return render_template("numbers/partial/rows.html", notice=notice, notice_tone=tone,
                                **list_context(next_url=_list_url()))
-    flash(notice.text, "error" if tone == "error" else "success")
+    flash(notice.text, tone)
     return redirect(_list_url())
 
 
