@@ -60,7 +60,7 @@ def test_twilio_column_shows_each_state(admin_client, app, fake):
     assert "checked 2026-03-04 05:06:00 UTC" in cell(body, ids["configured"])
     assert "Twilio configuration last checked 2026-03-04 05:06:00 UTC." in body
     assert "Twilio no longer has this number" in cell(body, ids["missing"])
-    assert "Check now links it" in cell(body, ids["unlinked"])
+    assert 'title="No number of the Twilio account found for it' in cell(body, ids["unlinked"])
     # Fix only where something drifted; Release (admins) where the number is Twilio's
     assert [k for k, i in ids.items() if "twilio/fix" in cell(body, i)] == ["drifted"]
     assert [k for k, i in ids.items() if "twilio/release" in cell(body, i)] == [

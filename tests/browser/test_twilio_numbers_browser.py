@@ -114,6 +114,7 @@ def test_connect_check_search_buy_and_see_them_configured(logged_in, twilio):
     notice = page.locator("#check-notice")
     notice.wait_for()
     assert notice.inner_text().startswith("2 checked, 0 drifted, 0 missing")
+    save_artifact(page, "twilio-numbers-list.png", full_page=True)
 
 
 def test_drift_fix_and_release_in_the_browser(logged_in, twilio):
@@ -131,6 +132,7 @@ def test_drift_fix_and_release_in_the_browser(logged_in, twilio):
     row = page.locator("#number-results tr", has_text=FIRST)
     row.locator(".pill.drifted").wait_for()
     assert "voice URL is https://old.example/voice" in row.inner_text()
+    save_artifact(page, "twilio-numbers-drifted.png", full_page=True)
 
     row.locator("button.fix").click()
     page.locator(f"#number-results tr:has-text('{FIRST}') .pill.configured").wait_for()

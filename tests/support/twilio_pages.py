@@ -49,7 +49,7 @@ def cell(body: str, number_id: int) -> str:
 
 def state(body: str, number_id: int) -> str:
     """The state pill's words in a number's Twilio cell."""
-    return text_of(re.search(r'<span class="pill[^"]*">(.*?)</span>',
+    return text_of(re.search(r'<span class="pill[^"]*"[^>]*>(.*?)</span>',
                              cell(body, number_id)).group(1))
 
 
