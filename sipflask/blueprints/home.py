@@ -1,12 +1,18 @@
-"""The start page: what is set up, and the webhook URL to paste into Twilio."""
+"""The start page: today's report at the top, calls in progress now (the live strip, polled by
+htmx), what is set up, and the webhook URL to paste into Twilio."""
 from flask import Blueprint, render_template, url_for
 from sqlalchemy import func, select
 
+from sipflask.calllog.live import live_strip
 from sipflask.extensions import db
-from sipflask.models import Buyer, Call, Campaign, Number, Publisher
+from sipflask.htmx import render
+from sipflask.models import Buyer, Call, Campaign, Number, Publisher, utcnow
 from sipflask.urls import public_url
 
 bp = Blueprint("home", __name__)
+
+# How often the open overview asks for the live strip again.
+POLL_EVERY = "5s"
 
 
 @bp.route("/")
@@ -16,6 +22,14 @@ def index():
                                    ("publishers", Publisher), ("buyers", Buyer),
                                    ("calls", Call))}
     return render_template("home/index.html", counts=counts,
+                           strip=live_strip(), poll_every=POLL_EVERY, now=utcnow(),
                            voice_url=public_url(url_for("webhook.voice")),
                            status_url=public_url(url_for("webhook.status")),
                            fallback_url=public_url(url_for("webhook.fallback_url")))
+
+
+@bp.route("/live")
+def live():
+    """The live strip: the fragment for the overview's polling, a small page without htmx."""
+    return render("home/live.html", "home/partial/live.html", strip=live_strip(),
+                  poll_every=POLL_EVERY, now=utcnow())
