@@ -28,7 +28,6 @@ COLUMNS = (("label", None), ("calls", "Calls"), ("unique_callers", "Unique calle
            ("conversion_rate", "Conversion rate"), ("revenue", "Revenue"),
            ("talk_seconds", "Talk time"), ("avg_talk_seconds", "Average talk"))
 SORTS = tuple(name for name, _ in COLUMNS)
-# Time groups read in time order; the others biggest first.
 TIME_GROUPS = ("day", "hour")
 # Twilio's caller state has a grouping of its own; its other caller data are tag values.
 TAG_SUGGESTIONS = tuple(t for t in TWILIO_CALLER_TAGS.values() if t != "caller_state")
@@ -57,7 +56,9 @@ class PageArgs:
             out.update({"from": self.date_from.isoformat(), "to": self.date_to.isoformat()})
         if self.tag:
             out["tag"] = self.tag
-        out.update({"sort": self.sort, "dir": self.dir})
+        if (self.sort, self.dir) != default_sort(self.group):
+            # Only a sort someone chose: another grouping then gets its own default.
+            out.update({"sort": self.sort, "dir": self.dir})
         out.update(changes)
         return {k: v for k, v in out.items() if v}
 
@@ -76,6 +77,12 @@ class PageArgs:
 
 def default_dir(column: str) -> str:
     return "asc" if column == "label" else "desc"
+
+
+def default_sort(group: str) -> tuple[str, str]:
+    """Time groups read in time order; the others biggest first."""
+    column = "label" if group in TIME_GROUPS else "calls"
+    return column, default_dir(column)
 
 
 def read(args: Mapping[str, str], today: date) -> PageArgs:
@@ -136,8 +143,7 @@ def _read_sort(args: Mapping[str, str], view: PageArgs) -> None:
     if direction and direction not in ("asc", "desc"):
         view.errors["sort"] = "Sort up (asc) or down (desc)."
         direction = ""
-    default = "label" if view.group in TIME_GROUPS else "calls"
-    view.sort = sort or default
+    view.sort = sort or default_sort(view.group)[0]
     view.dir = direction or default_dir(view.sort)
 
 
