@@ -20,6 +20,9 @@ PRESET_LABELS = {"today": "Today", "yesterday": "Yesterday", "last7": "Last 7 da
                  "last_month": "Last month", "custom": "Custom"}
 MAX_DAYS = 366  # a longer range would read years of calls in one request
 EPOCH = date(1970, 1, 1)
+# Local seconds since 1970 are positive from here on (SQL's integer division truncates toward
+# zero), and every date up to the last one has a next day.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(9998, 12, 31)
 
 
 def preset_range(name: str, today: date) -> tuple[date, date]:
@@ -50,10 +53,12 @@ def preset_of(date_from: date, date_to: date, today: date) -> str:
 
 def check_range(date_from: date, date_to: date) -> tuple[str, str] | None:
     """None when the range can be reported, else (argument, message)."""
+    if date_from < FIRST_DAY:
+        return "from", f"Choose a date from {FIRST_DAY.isoformat()} on."
     if date_to < date_from:
         return "to", "The end date is before the start date."
-    if date_to >= date.max - timedelta(days=1):
-        return "to", "Choose an end date before 9999-12-30."
+    if date_to > LAST_DAY:
+        return "to", f"Choose an end date up to {LAST_DAY.isoformat()}."
     if (date_to - date_from).days + 1 > MAX_DAYS:
         return "to", f"Choose at most {MAX_DAYS} days."
     return None
