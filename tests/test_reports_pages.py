@@ -107,6 +107,21 @@ def test_group_links_go_to_the_call_log(admin_client, calls_day, app):
     assert calls_page.count('<tr id="call-') == 4
 
 
+@pytest.mark.parametrize("group", ["campaign", "publisher", "sub_id", "buyer", "number", "day",
+                                   "state", "tag:caller_state"])
+def test_each_group_link_lists_its_calls(admin_client, calls_day, group):
+    body = get(admin_client, group=group, **ON_DAY)[1]
+    rows = table_rows(body)
+    links = dict(re.findall(r'<tr data-key="([^"]*)">\s*<th scope="row"><a href="([^"]+)"', body))
+    # Rows the call log can't filter to ("No campaign", no sub_id, no state) have no link; nor
+    # the buyer totals (calls on which any buyer was dialled).
+    assert set(links) == {k for k in rows if k and not (group == "buyer" and k == "totals")}
+    for key, href in links.items():
+        listed = admin_client.get(href.replace("&amp;", "&")).get_data(as_text=True)
+        total = re.search(r'<span class="muted">(\d+) calls?', listed)
+        assert total and total.group(1) == rows[key]["calls"], (group, key, href)
+
+
 def test_exports_and_charts_use_the_same_range(admin_client, calls_day):
     body = get(admin_client, group="buyer", **ON_DAY)[1]
     assert 'href="/reports.csv?group=buyer&amp;from=2026-03-10&amp;to=2026-03-10" download' in body

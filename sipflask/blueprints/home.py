@@ -29,7 +29,7 @@ def index():
     report = query.build_report("campaign", today, today)
     top = sorted(report.rows, key=lambda r: (-r.calls, r.label.casefold()))[:TOP_CAMPAIGNS]
     return render_template("home/index.html", counts=counts, today=report,
-                  top_campaigns=top, call_log_args=query.call_log_args,
+                  top_campaigns=top,
                   strip=live_strip(), poll_every=POLL_EVERY, now=utcnow(),
                   voice_url=public_url(url_for("webhook.voice")),
                   status_url=public_url(url_for("webhook.status")),

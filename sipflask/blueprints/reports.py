@@ -55,8 +55,18 @@ def index():
                   rows=rows, presets=[(p, PRESET_LABELS[p]) for p in PRESETS], groups=groups,
                   group_label=dict(groups).get(view.group_choice, ""),
                   tag_keys=pageargs.tag_keys(), columns=pageargs.COLUMNS,
-                  chart_url=_chart_url(view), call_log_args=query.call_log_args,
+                  chart_url=_chart_url(view),
                   bucket=report and charts.default_bucket(view.date_from, view.date_to)), status
+
+
+@bp.app_template_global("report_row_link")
+def row_link(report, row) -> str | None:
+    """The call log filtered to ``row``'s calls, or None where it has no filter for them (the
+    "No campaign" row, an hour of the day): a link to every call of the range would mislead."""
+    args = query.call_log_args(report, row)
+    if report.group != "day" and set(args) <= {"date_from", "date_to"}:
+        return None
+    return url_for("calls.index", **args)
 
 
 def _field(name: str, view: pageargs.PageArgs) -> str:
