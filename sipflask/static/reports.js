@@ -46,7 +46,23 @@
     return c.createPattern(tile, "repeat");
   }
 
+  /* Hour labels come as "2026-11-01 01:00 EDT": on the axis, drop what every label shares (the
+     date of a one-day range, the year, a zone that never changes); the tooltip keeps it all
+     (the two 01:00s of the night clocks go back differ by their zone). */
+  function shortLabels(data) {
+    if (data.bucket !== "hour") return null;
+    var zones = {};
+    data.buckets.forEach(function (b) { zones[b.split(" ")[2] || ""] = 1; });
+    var oneZone = Object.keys(zones).length === 1;
+    return data.buckets.map(function (b) {
+      var parts = b.split(" ");
+      var when = data.from === data.to ? parts[1] : parts[0].slice(5) + " " + parts[1];
+      return oneZone ? when : when + " " + (parts[2] || "");
+    });
+  }
+
   function outcomesConfig(data) {
+    var short = shortLabels(data);
     return {
       type: "bar",
       data: {
@@ -56,8 +72,9 @@
                   borderColor: o.colour, borderWidth: 1};
         })
       },
-      options: {scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true, ticks: {precision: 0},
-                                                 title: {display: true, text: "calls"}}}}
+      options: {scales: {
+        x: {stacked: true, ticks: short ? {callback: function (value) { return short[value]; }} : {}},
+        y: {stacked: true, beginAtZero: true, ticks: {precision: 0}, title: {display: true, text: "calls"}}}}
     };
   }
 
