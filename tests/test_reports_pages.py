@@ -237,7 +237,8 @@ def test_presets_fill_the_dates_on_the_account_clock(admin_client, demo):
         local = query.local_today()
     body = get(admin_client, range="yesterday")[1]
     day = (local - timedelta(days=1)).isoformat()
-    assert f'name="from" data-custom-date\n             value="{day}"' in body
+    assert re.search(rf'id="r-from" name="from" data-custom-date[^>]*value="{day}"', body)
+    assert re.search(rf'id="r-to" name="to" data-custom-date[^>]*value="{day}"', body)
     assert '<option value="yesterday" selected>' in body
     body = get(admin_client)[1]  # the default: last 7 days
     assert '<option value="last7" selected>' in body
