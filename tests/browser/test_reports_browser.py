@@ -155,6 +155,8 @@ def test_report_switch_grouping_and_range(report_app, logged_in):
     page.go_back()
     page.wait_for_url(lambda url: "sort=connected" not in url)
     expect(page.locator("#report-table")).to_be_visible()
+    wait_for_charts(page, 3)
+    assert pixels(page, "#chart-outcomes")[1] > 20
 
 
 def test_bad_date_is_shown_at_the_field(report_app, logged_in):
