@@ -69,7 +69,7 @@ def test_server_error(app, auth, client):
 
 
 def test_static_files(client):
-    for name in ("sipflask.css", "htmx.min.js", "sipflask.js"):
+    for name in ("sipflask.css", "htmx.min.js", "sipflask.js", "chart.umd.min.js"):
         response = client.get(f"/static/{name}")
         assert response.status_code == 200, name
         assert_hardened(response)

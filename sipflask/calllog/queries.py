@@ -20,11 +20,12 @@ from sqlalchemy.orm import selectinload
 from sipflask.account.clock import day_range
 from sipflask.core.redact import MIN_MASKED_LENGTH
 from sipflask.core.sipcodes import LIVE_STATUSES, STATUSES
-from sipflask.core.validation import ascii_int
+from sipflask.core.validation import TAG_KEY_RE, ascii_int
 from sipflask.extensions import db
-from sipflask.models import Attempt, Buyer, Call, Campaign, Publisher
+from sipflask.models import Attempt, Buyer, Call, Campaign, Number, Publisher
 
 MAX_INT = 2**31 - 1
+_ID_FILTERS = ("campaign_id", "publisher_id", "buyer_id", "number_id")
 
 
 @dataclass
@@ -32,6 +33,9 @@ class CallFilters:
     campaign_id: int | None = None
     publisher_id: int | None = None
     buyer_id: int | None = None
+    number_id: int | None = None
+    sub_id: str = ""
+    tag: str = ""  # "key:value" (a report's row of a tag or the caller's state links here)
     status: str = ""
     date_from: date | None = None
     date_to: date | None = None
@@ -44,7 +48,7 @@ class CallFilters:
         """Read filters from query arguments, dates as local dates in ``tz`` (default UTC); a
         bad value is reported and ignored."""
         f = cls(tz=tz or timezone.utc)
-        for name in ("campaign_id", "publisher_id", "buyer_id"):
+        for name in _ID_FILTERS:
             raw = (args.get(name) or "").strip()
             if not raw:
                 continue
@@ -53,6 +57,7 @@ class CallFilters:
                 setattr(f, name, value)
             else:
                 f.errors[name] = "Choose one from the list."
+        f._text_filters(args)
         status = (args.get("status") or "").strip()
         if status == "live" or status in STATUSES:
             f.status = status
@@ -74,12 +79,28 @@ class CallFilters:
             f.date_to = None
         return f
 
+    def _text_filters(self, args: Mapping[str, str]) -> None:
+        sub_id = (args.get("sub_id") or "").strip()
+        if len(sub_id) > 100:
+            self.errors["sub_id"] = "A sub ID is at most 100 characters."
+        else:
+            self.sub_id = sub_id
+        tag = (args.get("tag") or "").strip()
+        key, sep, value = tag.partition(":")
+        if tag and (not sep or not TAG_KEY_RE.match(key) or not value or len(value) > 500):
+            self.errors["tag"] = "Write a tag as key:value, like caller_state:CA."
+        else:
+            self.tag = tag
+
     def args(self) -> dict[str, str]:
         """The query arguments that reproduce these filters (for links, pager, CSV)."""
         out = {}
-        for name in ("campaign_id", "publisher_id", "buyer_id"):
+        for name in _ID_FILTERS:
             if getattr(self, name) is not None:
                 out[name] = str(getattr(self, name))
+        for name in ("sub_id", "tag"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
         if self.status:
             out["status"] = self.status
         if self.date_from:
@@ -94,6 +115,13 @@ class CallFilters:
             conds.append(Call.campaign_id == self.campaign_id)
         if self.publisher_id is not None:
             conds.append(Call.publisher_id == self.publisher_id)
+        if self.number_id is not None:
+            conds.append(Call.number_id == self.number_id)
+        if self.sub_id:
+            conds.append(Call.sub_id == self.sub_id)
+        if self.tag:
+            key, _, value = self.tag.partition(":")
+            conds.append(Call.tags[key].as_string() == value)
         if self.buyer_id is not None:
             conds.append(exists().where(Attempt.call_id == Call.id,
                                         Attempt.buyer_id == self.buyer_id))
@@ -143,6 +171,8 @@ def filter_choices() -> dict[str, list[tuple[int, str]]]:
             select(Publisher).order_by(Publisher.name, Publisher.id))],
         "buyers": [(b.id, b.name) for b in db.session.scalars(
             select(Buyer).order_by(Buyer.name, Buyer.id))],
+        "numbers": [(n.id, n.number) for n in db.session.execute(
+            select(Number.id, Number.number).order_by(Number.number))],
     }
 
 

@@ -30,6 +30,9 @@ NOT_PAGES = {
     "ops.readyz": "a plain-text probe for orchestrators",
     "ops.metrics_view": "Prometheus text for the scraper",
     "postbacks.receive": "buyers' conversion API: JSON, and a GET records a postback",
+    "reports_data.report_json_view": "a report as JSON for scripts, not a page",
+    "reports_data.report_csv_view": "a report as a CSV download, not a page",
+    "reports.charts_json": "a chart's figures as JSON, fetched by the report pages' script",
 }
 # POST-only routes (logout, the Twilio webhooks, form actions) have no GET and are not listed.
 

@@ -1,0 +1,172 @@
+"""Reports (``sipflask/reports``): arguments, presets, one small day of calls through the real
+webhook, grouped several ways, the JSON shape and the charts' series. The exhaustive check
+against a count in Python is tests/test_reports_exact.py."""
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from sipflask.callflow import clock
+from sipflask.extensions import db
+from sipflask.models import Call
+from sipflask.reports import ranges, series
+from sipflask.reports.query import (ReportError, Row, build_report, call_log_args, parse_args,
+                                    report_json)
+from tests.support.webhook import AUTO, BASE, MEDICARE, parse, pause_all_but, post, voice
+
+DAY = date(2026, 3, 10)
+
+
+def at(hour, minute=0):
+    return datetime(2026, 3, 10, hour, minute, tzinfo=timezone.utc)
+
+
+def call(client, n, when, to=AUTO, outcomes=(), caller="+14155550100", state="CA"):
+    """One call through the signed webhook at ``when``; outcomes: (status, SIP code, seconds)."""
+    sid = f"CA{n:032d}"
+    with clock.starting_at(when):
+        root = parse(voice(client, to=to, sid=sid, caller=caller, FromState=state))
+        for status, code, seconds in outcomes:
+            dial = root.find("Dial")
+            if dial is None:
+                break
+            data = {"CallSid": sid, "DialCallStatus": status, "DialCallDuration": str(seconds)}
+            if code:
+                data["DialSipResponseCode"] = str(code)
+            root = parse(post(client, dial.get("action")[len(BASE):], data))
+    return sid
+
+
+def convert(client, app, sid, revenue):
+    with app.app_context():
+        c = db.session.scalar(select(Call).where(Call.call_sid == sid))
+        uuid, key = c.uuid, c.key
+    response = client.post("/postback", data={"key": key, "uuid": uuid, "revenue": revenue})
+    assert response.status_code == 200, response.json
+
+
+@pytest.fixture
+def day_of_calls(client, demo):
+    pause_all_but(demo, "queue", "secure")
+    a = call(client, 1, at(9), outcomes=[("completed", 200, 95)])
+    convert(client, demo, a, "12.50")
+    call(client, 2, at(10), outcomes=[("busy", 486, 0), ("completed", 200, 30)],
+         caller="+14155550101", state="NY")
+    call(client, 3, at(11), outcomes=[("no-answer", 480, 0), ("failed", 503, 0)])
+    pause_all_but(demo)
+    call(client, 4, at(12), state="")
+    call(client, 5, at(13), to="+15550001111")  # an unknown number: rejected
+    call(client, 6, at(14), to=MEDICARE)
+    return demo
+
+
+def test_campaign_report(app, day_of_calls):
+    with app.app_context():
+        report = build_report("campaign", DAY, DAY)
+    auto, medicare, none = report.rows
+    assert (auto.key, auto.label) == ("auto", "Auto Insurance")
+    assert (auto.calls, auto.unique_callers, auto.routed, auto.connected, auto.no_buyer) == \
+        (4, 2, 3, 2, 1)
+    assert (auto.converted, auto.revenue, auto.talk_seconds) == (1, Decimal("12.50"), 125)
+    assert auto.connect_rate == pytest.approx(2 / 3)
+    assert auto.conversion_rate == 0.5 and auto.avg_talk_seconds == 62.5
+    assert auto.sip_codes == [(480, 1), (486, 1), (503, 1)]
+    assert auto.skip_reasons == [("paused", 1)]
+    assert (medicare.key, medicare.calls, medicare.no_buyer) == ("medicare", 1, 1)
+    assert (none.key, none.label, none.calls, none.no_buyer) == ("", "No campaign", 1, 0)
+    t = report.totals
+    assert (t.calls, t.unique_callers, t.routed, t.connected, t.no_buyer, t.converted) == \
+        (6, 2, 3, 2, 2, 1)
+    assert call_log_args(report, auto) == {"date_from": "2026-03-10", "date_to": "2026-03-10",
+                                           "campaign_id": str(auto.ident)}
+
+
+def test_buyer_report_counts_each_buyer_dialled(app, day_of_calls):
+    with app.app_context():
+        report = build_report("buyer", DAY, DAY)
+    rows = {r.key: r for r in report.rows}
+    assert set(rows) == {"queue", "secure"}
+    q, s = rows["queue"], rows["secure"]
+    assert (q.calls, q.connected, q.converted, q.revenue, q.talk_seconds) == \
+        (3, 1, 1, Decimal("12.50"), 95)
+    assert (s.calls, s.connected, s.talk_seconds) == (2, 1, 30)
+    assert q.sip_codes == [(480, 1), (486, 1)] and s.sip_codes == [(503, 1)]
+    assert (report.totals.calls, report.totals.routed, report.totals.connected) == (3, 3, 2)
+
+
+def test_time_and_tag_groupings(app, day_of_calls):
+    with app.app_context():
+        hours = build_report("hour", DAY, DAY)
+        states = build_report("state", DAY, DAY)
+        subs = build_report("sub_id", DAY, DAY)
+    assert [(r.key, r.calls) for r in hours.rows if r.calls] == \
+        [("09", 1), ("10", 1), ("11", 1), ("12", 1), ("13", 1), ("14", 1)]
+    assert len(hours.rows) == 24
+    assert {r.key: r.calls for r in states.rows} == {"CA": 4, "NY": 1, "": 1}
+    assert {r.key: r.calls for r in subs.rows} == {"fb-12": 4, "": 2}
+
+
+def test_report_json_shape(app, day_of_calls):
+    with app.app_context():
+        data = report_json(build_report("campaign", DAY, DAY))
+    assert data["group"] == "campaign" and data["from"] == data["to"] == "2026-03-10"
+    assert data["time_zone"] == "UTC"
+    assert data["rows"][0] == {"key": "auto", "label": "Auto Insurance", "calls": 4,
+                               "routed": 3, "connected": 2, "no_buyer": 1, "converted": 1,
+                               "revenue": "12.50", "talk_seconds": 125}
+    assert set(data["totals"]) == {"calls", "routed", "connected", "no_buyer", "converted",
+                                   "revenue", "talk_seconds"}
+
+
+def test_series(app, day_of_calls):
+    with app.app_context():
+        hourly = series.outcome_series(DAY, DAY, "hour")
+        daily = series.outcome_series(DAY, date(2026, 3, 11), "day")
+        revenue = series.revenue_series(DAY, date(2026, 3, 11))
+    assert len(hourly["buckets"]) == 24 and hourly["buckets"][9] == "2026-03-10 09:00 UTC"
+    assert hourly["connected"][9:15] == [1, 1, 0, 0, 0, 0]
+    assert hourly["not_answered"][11] == 1 and hourly["no_buyer"][12] == 1
+    assert hourly["rejected"][13] == 1 and hourly["no_buyer"][14] == 1
+    assert daily == {"buckets": ["2026-03-10", "2026-03-11"], "connected": [2, 0],
+                     "not_answered": [1, 0], "no_buyer": [2, 0], "rejected": [1, 0]}
+    assert revenue == {"buckets": ["2026-03-10", "2026-03-11"], "revenue": ["12.50", "0.00"]}
+
+
+@pytest.mark.parametrize("args, field", [
+    ({"group": "color"}, "group"), ({"group": "tag:Bad Key"}, "group"),
+    ({"from": "2026-13-01"}, "from"), ({"to": "yesterday"}, "to"),
+    ({"from": "2026-03-10", "to": "2026-03-01"}, "to"),
+    ({"from": "2020-01-01", "to": "2026-01-01"}, "to"), ({"from": "20260101"}, "from"),
+])
+def test_bad_arguments_name_their_field(app, args, field):
+    with app.test_request_context():
+        with pytest.raises(ReportError) as err:
+            parse_args(args)
+    assert err.value.field == field and str(err.value)
+
+
+def test_arguments_and_defaults(app):
+    with app.test_request_context():
+        group, first, last = parse_args({})
+        assert group == "campaign" and (last - first).days == 6
+        assert parse_args({"group": "tag:caller_zip", "from": "2026-03-01",
+                           "to": "2026-03-31"}) == ("tag:caller_zip", date(2026, 3, 1),
+                                                    date(2026, 3, 31))
+
+
+def test_presets():
+    today = date(2026, 3, 10)
+    assert ranges.preset_range("today", today) == (today, today)
+    assert ranges.preset_range("yesterday", today) == (date(2026, 3, 9), date(2026, 3, 9))
+    assert ranges.preset_range("last7", today) == (date(2026, 3, 4), today)
+    assert ranges.preset_range("last30", today) == (date(2026, 2, 9), today)
+    assert ranges.preset_range("this_month", today) == (date(2026, 3, 1), today)
+    assert ranges.preset_range("last_month", today) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert ranges.preset_of(date(2026, 3, 4), today, today) == "last7"
+    assert ranges.preset_of(date(2026, 3, 5), today, today) == "custom"
+
+
+def test_row_rates_without_calls():
+    row = Row("x", "x")
+    assert row.connect_rate == row.conversion_rate == row.avg_talk_seconds == 0
