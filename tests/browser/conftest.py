@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from sipflask import create_app
-from sipflask.extensions import db
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD, need
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD, demo_app, need
 
 
 @pytest.fixture(scope="session")
@@ -33,29 +31,7 @@ def browser():
 
 @pytest.fixture
 def live_app(tmp_path):
-    from sipflask.models import User
-    app = create_app({
-        "TESTING": False,
-        "SECRET_KEY": "browser-test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
-        "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
-        "PUBLIC_URL": "https://sipflask.test",
-        "PLUGINS_DIR": str(tmp_path / "plugins"),
-        "PLUGINS_ALLOW": [],
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-    })
-    with app.app_context():
-        db.create_all()
-        user = User(email=EMAIL, role="admin")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-    result = app.test_cli_runner().invoke(args=["demo"])
-    assert result.exit_code == 0, result.output
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    yield from demo_app(tmp_path)
 
 
 @pytest.fixture

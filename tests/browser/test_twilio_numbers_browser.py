@@ -6,10 +6,8 @@ in the account with the webhooks it was bought with.
 """
 import pytest
 
-from sipflask import create_app
-from sipflask.extensions import db
 from tests.support.app import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
-from tests.support.browser import EMAIL, PASSWORD, save_artifact
+from tests.support.browser import EMAIL, PASSWORD, demo_app, save_artifact
 from tests.support.fake_twilio_numbers import FakeNumbers
 
 FIRST, SECOND, THIRD = "+14155550101", "+14155550102", "+14155550103"
@@ -26,30 +24,8 @@ def twilio():
 def live_app(tmp_path, twilio):
     """The browser tests' app (conftest's), with no Twilio account in the configuration: the
     one saved on the settings page is used, and every request goes to the fake."""
-    from sipflask.models import User
-    app = create_app({
-        "TESTING": False,
-        "SECRET_KEY": "browser-test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
-        "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "",
-        "TWILIO_HTTP_CLIENT": twilio,
-        "PUBLIC_URL": "https://sipflask.test",
-        "PLUGINS_DIR": str(tmp_path / "plugins"),
-        "PLUGINS_ALLOW": [],
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-    })
-    with app.app_context():
-        db.create_all()
-        user = User(email=EMAIL, role="admin")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-    result = app.test_cli_runner().invoke(args=["demo"])
-    assert result.exit_code == 0, result.output
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    yield from demo_app(tmp_path, TWILIO_ACCOUNT_SID="", TWILIO_AUTH_TOKEN="",
+                        TWILIO_HTTP_CLIENT=twilio)
 
 
 def connect_and_check(page):

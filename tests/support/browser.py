@@ -36,3 +36,35 @@ def need(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}: the browser tests must run in CI.")
     pytest.skip(reason)
+
+
+def demo_app(tmp_path, **config):
+    """The browser tests' app: a SQLite file with the demo data and one admin who signs in
+    (``EMAIL``/``PASSWORD``), CSRF on, as in production; ``config`` adds or overrides
+    settings. A generator for a fixture: it yields the app and disposes of its engine."""
+    from sipflask import create_app
+    from sipflask.extensions import db
+    from sipflask.models import User
+    app = create_app({
+        "TESTING": False,
+        "SECRET_KEY": "browser-test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'browser.sqlite'}",
+        "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
+        "PUBLIC_URL": "https://sipflask.test",
+        "PLUGINS_DIR": str(tmp_path / "plugins"),
+        "PLUGINS_ALLOW": [],
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        **config,
+    })
+    with app.app_context():
+        db.create_all()
+        user = User(email=EMAIL, role="admin")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
