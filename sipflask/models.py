@@ -391,11 +391,14 @@ class Attempt(db.Model):
         # Held slots only: finding a buyer's expired leases costs an index probe.
         Index("ix_attempts_held_leases", "buyer_id", "lease_expires_at",
               postgresql_where=text("holds_slot"), sqlite_where=text("holds_slot = 1")),
-        # Reports by buyer: the range's attempts from this index alone.
-        Index("ix_attempts_report", "call_created_at", "buyer_id", "placed", "caller_num",
-              "call_id", "sip_code"),
+        # Reports by buyer: each buyer's attempts of the range from this index alone, in buyer
+        # order (grouping them needs no sort).
+        Index("ix_attempts_report", "buyer_id", "call_created_at", "placed", "caller_num",
+              "call_id"),
         Index("ix_attempts_report_text", "call_created_at",
               postgresql_where=text("caller_num IS NULL"), sqlite_where=text("caller_num IS NULL")),
+        Index("ix_attempts_report_why", "call_created_at", "buyer_id", "sip_code",
+              postgresql_where=text("sip_code >= 300"), sqlite_where=text("sip_code >= 300")),
     )
 
 

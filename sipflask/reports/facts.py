@@ -41,7 +41,9 @@ def epoch_seconds(column):
     """Whole seconds since 1970 of a stored (UTC) instant."""
     if dialect() == "sqlite":
         return cast(func.strftime("%s", column), Integer)
-    return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    # date_part is a double (extract's numeric is 2x slower here); a whole second is exact in
+    # a double, so floor() never moves an instant across a bucket's edge.
+    return cast(func.floor(func.date_part("epoch", column)), BigInteger)
 
 
 def offset_expr(column, segments: list[tuple[datetime, int]]):
@@ -146,12 +148,23 @@ def text_callers(start: datetime, end: datetime, key, *, where=()) -> set[tuple]
     return {tuple(r) for r in db.session.execute(select(src.c.k, src.c.caller).distinct())}
 
 
-def buyer_source(start: datetime, end: datetime):
-    """The range's placed attempts (by their call's start), one row per attempt."""
+def buyer_source(start: datetime, end: datetime, buyer_ids):
+    """The range's placed attempts (by their call's start) of ``buyer_ids`` (None: of buyers
+    deleted since, whose attempts lost their buyer), one row per attempt. Naming the buyers
+    lets PostgreSQL read ``ix_attempts_report`` buyer by buyer, already grouped."""
+    who = A.buyer_id.is_(None) if buyer_ids is None else A.buyer_id.in_(buyer_ids)
     return (select(A.buyer_id.label("k"), A.call_id.label("call_id"),
                    A.caller_num.label("caller_num"))
-            .where(*in_range(start, end, A.call_created_at), A.placed.is_(True))
+            .where(who, *in_range(start, end, A.call_created_at), A.placed.is_(True))
             .subquery("src"))
+
+
+def buyer_columns(src, *, deleted: bool = False):
+    """A buyer's calls and callers. Routing never dials a buyer twice on one call (it passes
+    over the buyers the call has tried), so its calls are its placed attempts; the attempts of
+    buyers deleted since share one NULL buyer, and there the calls are counted distinct."""
+    calls = func.count(src.c.call_id.distinct()) if deleted else func.count()
+    return [calls.label("calls"), func.count(src.c.caller_num.distinct()).label("unique_callers")]
 
 
 def buyer_text_callers(start: datetime, end: datetime) -> set[tuple]:

@@ -99,43 +99,59 @@ def _known_buyers(ids) -> dict:
     return {i: (i if i in names else None) for i in ids}
 
 
-def buyer_rows(start: datetime, end: datetime):
-    src = facts.buyer_source(start, end)
-    dialled = db.session.execute(select(
-        src.c.k, func.count(src.c.call_id.distinct()).label("calls"),
-        func.count(src.c.caller_num.distinct()).label("unique_callers")).group_by(src.c.k)).all()
+def _dialled(start: datetime, end: datetime) -> tuple[dict, int | None]:
+    """{buyer id or None: calls, callers} and the distinct E.164 callers of them all (None when
+    deleted buyers had calls too: then the calls tell)."""
+    ids = list(db.session.scalars(select(Buyer.id)))
+    src = facts.buyer_source(start, end, ids)
+    dialled, whole = facts.grouped_with_totals(src, facts.buyer_columns(src)) if ids else ({}, None)
+    gone = facts.buyer_source(start, end, None)
+    deleted = db.session.execute(select(*facts.buyer_columns(gone, deleted=True))).one()
+    if deleted.calls:
+        dialled[None] = deleted
+        return dialled, None
+    return dialled, int(whole.unique_callers or 0) if whole is not None else 0
+
+
+def _routed_callers(start: datetime, end: datetime) -> int:
+    return int(db.session.scalar(select(func.count(Call.caller_num.distinct())).where(
+        *facts.in_range(start, end), Call.routed.is_(True))) or 0)
+
+
+def buyer_rows(start: datetime, end: datetime) -> tuple[list[Row], Row]:
+    dialled, callers_num = _dialled(start, end)
+    if callers_num is None:
+        callers_num = _routed_callers(start, end)
     converted = and_(Call.connected.is_(True), Call.converted.is_(True))
+    # Every routed call once, by the buyer that answered it (None: nobody did).
     answered = db.session.execute(
-        select(Call.answered_buyer_id.label("k"), func.count().label("connected"),
+        select(Call.answered_buyer_id.label("k"), func.count().label("routed"),
+               func.count().filter(Call.connected.is_(True)).label("connected"),
                func.count().filter(converted).label("converted"),
                func.sum(case((converted, facts.cents(func.coalesce(Call.revenue, 0))), else_=0))
                .label("cents"), func.sum(Call.talk_seconds).label("talk_seconds"))
-        .where(*facts.in_range(start, end), Call.connected.is_(True))
+        .where(*facts.in_range(start, end), Call.routed.is_(True))
         .group_by(Call.answered_buyer_id)).all()
     pairs = facts.buyer_text_callers(start, end)
-    known = _known_buyers({r.k for r in dialled} | {r.k for r in answered} | {b for b, _ in pairs})
+    known = _known_buyers(set(dialled) | {r.k for r in answered} | {b for b, _ in pairs})
     found: dict = defaultdict(dict)
-    for r in dialled:  # a deleted buyer's attempts lost their buyer: one "Deleted buyer" row
-        f = found[known[r.k]]
-        f["calls"] = f.get("calls", 0) + r.calls
-        f["routed"] = f["calls"]
-        f["unique_callers"] = f.get("unique_callers", 0) + r.unique_callers
+    for k, r in dialled.items():  # a deleted buyer's attempts lost their buyer: one None row
+        found[known[k]].update(calls=r.calls, routed=r.calls, unique_callers=r.unique_callers)
+    totals = Row("", "Total")
     for r in answered:
-        f = found[known[r.k]]
-        for name in ("connected", "converted", "cents", "talk_seconds"):
-            f[name] = f.get(name, 0) + int(getattr(r, name) or 0)
+        figures(totals, {**r._mapping, "calls": r.routed})
+        if r.k is not None:
+            f = found[known[r.k]]
+            for name in ("connected", "converted", "cents", "talk_seconds"):
+                f[name] = f.get(name, 0) + int(getattr(r, name) or 0)
+    totals.unique_callers = callers_num + len({c for _b, c in pairs})
     callers = _by_value((known[b], caller) for b, caller in pairs)
-    return _keyed("buyer", dict(found), callers, None, None)
+    return _keyed("buyer", dict(found), callers, None, None), totals
 
 
 def rows_of(group: str, start: datetime, end: datetime, segments, date_from, date_to
             ) -> tuple[list[Row], Row]:
     facts.tune()
-    if group != "buyer":
-        return call_rows(group, start, end, segments, date_from, date_to)
-    rows = buyer_rows(start, end)
-    routed = Call.routed.is_(True)
-    whole = facts.call_source(start, end, where=[routed])
-    totals = db.session.execute(select(*facts.metric_columns(whole))).one()
-    pairs = facts.text_callers(start, end, Call.routed, where=[routed])
-    return rows, figures(Row("", "Total"), totals, len(pairs))
+    if group == "buyer":
+        return buyer_rows(start, end)
+    return call_rows(group, start, end, segments, date_from, date_to)

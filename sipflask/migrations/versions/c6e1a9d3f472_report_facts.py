@@ -67,16 +67,20 @@ def upgrade():
         batch_op.create_index('ix_calls_report_why', WHY_COLUMNS, unique=False,
                               postgresql_where=sa.text(WHY), sqlite_where=sa.text(WHY))
     with op.batch_alter_table('attempts', schema=None) as batch_op:
-        batch_op.create_index('ix_attempts_report', ['call_created_at', 'buyer_id', 'placed',
-                                                     'caller_num', 'call_id', 'sip_code'],
-                              unique=False)
+        batch_op.create_index('ix_attempts_report', ['buyer_id', 'call_created_at', 'placed',
+                                                     'caller_num', 'call_id'], unique=False)
         batch_op.create_index('ix_attempts_report_text', ['call_created_at'], unique=False,
                               postgresql_where=sa.text('caller_num IS NULL'),
                               sqlite_where=sa.text('caller_num IS NULL'))
+        batch_op.create_index('ix_attempts_report_why', ['call_created_at', 'buyer_id',
+                                                         'sip_code'], unique=False,
+                              postgresql_where=sa.text('sip_code >= 300'),
+                              sqlite_where=sa.text('sip_code >= 300'))
 
 
 def downgrade():
     with op.batch_alter_table('attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_attempts_report_why')
         batch_op.drop_index('ix_attempts_report_text')
         batch_op.drop_index('ix_attempts_report')
         batch_op.drop_column('caller_num')
