@@ -14,13 +14,16 @@ faster than text; callers that are not E.164 have none and are counted by their 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import (BigInteger, Integer, and_, case, cast, func, literal_column, select,
                         text, tuple_)
+from sqlalchemy.exc import OperationalError
 
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call
+from sipflask.reports.rows import ReportTimeout
 
 A = Attempt
 
@@ -35,6 +38,19 @@ def tune() -> None:
     if dialect() == "postgresql":
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
         db.session.execute(text("SET LOCAL jit = off"))
+
+
+@contextmanager
+def timeouts_reported():
+    """A statement the database cancelled for taking too long (PostgreSQL's SQLSTATE 57014,
+    ``DB_STATEMENT_TIMEOUT``) becomes :class:`ReportTimeout`; other errors pass."""
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "57014":
+            raise
+        db.session.rollback()
+        raise ReportTimeout() from exc
 
 
 def epoch_seconds(column):

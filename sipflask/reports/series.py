@@ -87,7 +87,8 @@ def outcome_series(date_from: date, date_to: date, bucket: str) -> dict:
     "rejected": [...]}`` per local hour or day of the range."""
     if bucket not in BUCKETS:
         raise ReportError("Bucket by hour or day.", "bucket")
-    labels, values = (_by_hour if bucket == "hour" else _by_day)(date_from, date_to)
+    with facts.timeouts_reported():
+        labels, values = (_by_hour if bucket == "hour" else _by_day)(date_from, date_to)
     out: dict = {"buckets": labels}
     for name in OUTCOMES:
         out[name] = [int(getattr(values[b], name) or 0) if values[b] is not None else 0
@@ -97,7 +98,8 @@ def outcome_series(date_from: date, date_to: date, bucket: str) -> dict:
 
 def revenue_series(date_from: date, date_to: date) -> dict:
     """``{"buckets": [local dates], "revenue": ["12.50", ...]}``: converted connected calls."""
-    labels, values = _by_day(date_from, date_to)
+    with facts.timeouts_reported():
+        labels, values = _by_day(date_from, date_to)
     revenue = []
     for b in labels:
         cents = int(values[b].cents or 0) if values[b] is not None else 0
