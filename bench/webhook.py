@@ -88,24 +88,26 @@ def pg_connect(dbname: str):
                            autocommit=True, connect_timeout=5)
 
 
-def make_database(kind: str, tmp: Path) -> str:
+def make_database(kind: str, tmp: Path, pg_db: str = PG_DB) -> str:
+    """A fresh, empty database (``pg_db`` dropped and created again); its SQLAlchemy URI."""
     if kind == "postgres":
         with pg_connect("postgres") as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
-        return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}"
+            conn.execute(f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {pg_db}")
+        return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{pg_db}"
     return "sqlite:///" + str(tmp / "sipflask_bench.sqlite")
 
 
 class Db:
-    """Just enough raw SQL for setup, truncation and the bulk load (no app import)."""
+    """Just enough raw SQL for setup, truncation and the bulk load (no app import); also used
+    by bench/reports.py, on a database of its own."""
 
-    def __init__(self, kind: str, uri: str):
-        self.kind, self.uri = kind, uri
+    def __init__(self, kind: str, uri: str, pg_db: str = PG_DB):
+        self.kind, self.uri, self.pg_db = kind, uri, pg_db
 
     def connect(self):
         if self.kind == "postgres":
-            return pg_connect(PG_DB)
+            return pg_connect(self.pg_db)
         conn = sqlite3.connect(self.uri[len("sqlite:///"):], timeout=30, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=30000")
         return conn

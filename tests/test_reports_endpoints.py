@@ -130,3 +130,25 @@ def test_call_log_filters_behind_rows(client, auth, calls, demo):
         assert f"{count} call{'s' if count != 1 else ''} matching" in page, query
     page = client.get("/calls/?tag=nocolon").get_data(as_text=True)
     assert "Tag: Write a tag as key:value" in page
+
+
+def test_a_report_the_database_gives_up_on_is_a_503_not_a_500(client, auth, monkeypatch):
+    """PostgreSQL cancels a statement past DB_STATEMENT_TIMEOUT (SQLSTATE 57014)."""
+    from sqlalchemy.exc import OperationalError
+
+    from sipflask.reports import grouping
+
+    class Cancelled(Exception):
+        sqlstate = "57014"
+
+    def slow(*args, **kwargs):
+        raise OperationalError("SELECT ...", {}, Cancelled("canceling statement due to "
+                                                           "statement timeout"))
+
+    monkeypatch.setattr(grouping, "rows_of", slow)
+    auth.login()
+    for path in ("/reports.json", "/reports.csv"):
+        response = client.get(f"{path}?from=2025-01-01&to=2025-12-31")
+        assert response.status_code == 503
+        assert response.json == {"error": "This report took longer than the database allows; "
+                                          "choose fewer days.", "field": "to"}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from sipflask.callflow import clock
 from sipflask.extensions import db
-from sipflask.models import Call
+from sipflask.models import Buyer, Call
 from sipflask.reports import ranges, series
 from sipflask.reports.query import (ReportError, Row, build_report, call_log_args, parse_args,
                                     report_json)
@@ -170,3 +170,20 @@ def test_presets():
 def test_row_rates_without_calls():
     row = Row("x", "x")
     assert row.connect_rate == row.conversion_rate == row.avg_talk_seconds == 0
+
+
+def test_buyer_report_after_a_buyer_is_deleted(app, day_of_calls):
+    with app.app_context():
+        before = build_report("buyer", DAY, DAY)
+        secure = db.session.scalar(select(Buyer).where(Buyer.ref == "secure"))
+        db.session.delete(secure)
+        db.session.commit()
+        after = build_report("buyer", DAY, DAY)
+    gone = {r.key: r for r in before.rows}["secure"]
+    deleted = {r.label: r for r in after.rows}["Deleted buyer"]
+    assert deleted.key == "" and deleted.ident is None
+    assert (deleted.calls, deleted.unique_callers, deleted.connected, deleted.talk_seconds,
+            deleted.sip_codes) == (gone.calls, gone.unique_callers, gone.connected,
+                                   gone.talk_seconds, gone.sip_codes)
+    assert (after.totals.calls, after.totals.unique_callers, after.totals.connected) == \
+        (before.totals.calls, before.totals.unique_callers, before.totals.connected)

@@ -1,6 +1,7 @@
 """Reports for scripts and spreadsheets: ``GET /reports.json`` (a contract, docs/reports.md)
 and ``GET /reports.csv``, both with ``group``, ``from`` and ``to``. Any signed-in user; a bad
-argument is a 400 naming it, in JSON for both (a script reads it either way)."""
+argument is a 400 naming it, in JSON for both (a script reads it either way); a report the
+database gave up on (``DB_STATEMENT_TIMEOUT``) a 503 of the same shape, naming ``to``."""
 from flask import Blueprint, Response, jsonify, request
 
 from sipflask.reports import export
@@ -16,7 +17,7 @@ def _report():
 
 def _bad(err: ReportError):
     response = jsonify({"error": str(err), "field": err.field})
-    response.status_code = 400
+    response.status_code = getattr(err, "status", 400)  # ReportTimeout: 503
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -44,6 +44,7 @@ def dial_action(call_uuid: str, position: int, form: Mapping[str, str], action_u
         db.session.rollback()
         return attempt.answer if attempt.answer is not None else twiml.hangup()
     status = _record_outcome(attempt, form)
+    store.refresh_outcome(call)
     answer = _next_step(call, attempt, status, action_url)
     attempt.answer = answer
     db.session.commit()

@@ -207,9 +207,12 @@ def _add_attempt(call, attempt: dict | None, at: datetime) -> None:
     from sipflask.models import Attempt
     if not attempt or any(a.position == attempt["position"] for a in call.attempts):
         return
+    from sipflask.core.phone import e164_number
     call.attempts.append(Attempt(**{k: attempt.get(k) for k in _ATTEMPT_KEYS},
                                  holds_slot=False, started_at=at,
-                                 skipped=[{"buyer_id": None, "buyer": "", "reason": OUTAGE_NOTE}]))
+                                 skipped=[{"buyer_id": None, "buyer": "", "reason": OUTAGE_NOTE}],
+                                 call_created_at=call.created_at,
+                                 caller_num=e164_number(call.caller)))
 
 
 def _apply_call(entry: dict) -> None:
@@ -231,6 +234,8 @@ def _apply_call(entry: dict) -> None:
                 ended_at=None if entry.get("status") == "routing" else _at(entry))
     db.session.add(call)
     _add_attempt(call, entry.get("attempt"), _at(entry))
+    from sipflask.callflow import store
+    store.refresh_outcome(call)
 
 
 def _int_or_none(value) -> int | None:
@@ -258,3 +263,4 @@ def _apply_dial(entry: dict) -> None:
     if entry.get("attempt") is None and call.status in ("ringing", "routing"):
         call.status = "no-buyer" if status in RETRY_STATUSES else "completed"
         call.ended_at = call.ended_at or _at(entry)
+    store.refresh_outcome(call)

@@ -7,8 +7,10 @@ serialised by :func:`lock_call`, and :func:`close_call` is the one place a call 
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping
+from datetime import datetime
+from typing import Iterable, Mapping
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
@@ -17,6 +19,8 @@ from sipflask.callflow import caps, clock
 from sipflask.callflow.directory import NumberRow
 from sipflask.callflow.params import call_sid as stored_call_sid
 from sipflask.callflow.params import fit
+from sipflask.core.callstory import NOT_DIALLED
+from sipflask.core.phone import e164_number
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call, new_call_key
 from sipflask.monitoring import metrics
@@ -44,6 +48,7 @@ class CallState:
     reason: str = ""
     tried: set = field(default_factory=set)
     position: int = 0                # of the next attempt
+    created_at: datetime | None = None  # set with the call row: attempts carry it for reports
 
 
 def new_state(params: Mapping[str, str], called: str, number: NumberRow | None,
@@ -102,6 +107,7 @@ def close_call(call: Call, status: str, source: str, duration: int | None = None
         call.ended_at = now
         call.state_source = source
         metrics.call_outcome(call.status)
+    refresh_outcome(call)
 
 
 def state_of(call: Call) -> CallState:
@@ -110,25 +116,36 @@ def state_of(call: Call) -> CallState:
                      number_id=call.number_id, tag_sources=dict(call.tag_sources or {}),
                      reason=call.reason or "",
                      tried={a.buyer_id for a in call.attempts if a.buyer_id is not None},
-                     position=len(call.attempts))
+                     position=len(call.attempts), created_at=call.created_at)
 
 
 def write_call(state: CallState, status: str, *, reason: str | None = None,
-               ended: bool = False) -> None:
-    """Insert the call (first write) or update its status."""
+               ended: bool = False, routed: bool | None = None,
+               skip_kinds: str | None = None) -> None:
+    """Insert the call (first write) or update its status (and whether it was routed, and
+    why nobody took it: ``routed`` and ``skip_kinds`` for reports)."""
     now = clock.now()
     values = {"status": status}
     if reason is not None:
         values["reason"] = fit(reason, 500)
     if ended:
         values["ended_at"] = now
+    if routed is not None:
+        values["routed"] = routed
+    if skip_kinds is not None:
+        values["skip_kinds"] = skip_kinds
     if state.id is None:
         info = state.info
+        state.created_at = now
         state.id = db.session.execute(_INSERT_CALL, dict(
             uuid=info.uuid, key=info.key, call_sid=state.call_sid, caller=info.caller,
+            caller_num=e164_number(info.caller),
             called=info.called, number_id=state.number_id, campaign_id=info.campaign_id,
             publisher_id=info.publisher_id, sub_id=info.sub_id or None, tags=info.tags,
             tag_sources=state.tag_sources, converted=False, created_at=now,
+            # Routing starts by inserting the call: it commits only once a buyer is dialled
+            # or, in the same transaction, written down as a no-buyer call (routed corrected).
+            routed=status == "routing", connected=False, talk_seconds=0,
             **{"reason": fit(state.reason, 500), **values})).scalar_one()
     else:
         db.session.execute(update(_CALLS).where(_CALLS.c.id == state.id).values(**values))
@@ -156,7 +173,8 @@ def attempt_row(state: CallState, buyer, planned) -> dict:
         # Every row has every key: they are inserted in one executemany.
         holds_slot=False, lease_expires_at=None, answer=None, skipped=[], dial_status=None,
         cap_place=False, cap_hour=None, cap_day=None, cap_month=None,
-        started_at=clock.now(), ended_at=None)
+        started_at=clock.now(), ended_at=None, placed=not plan.error,
+        call_created_at=state.created_at, caller_num=e164_number(state.info.caller))
 
 
 def insert_attempts(call_id: int, rows: list[dict]) -> None:
@@ -188,3 +206,42 @@ def append_skips_to_last_attempt(call_id: int, skipped: list[dict]) -> None:
                              .order_by(Attempt.position.desc()).limit(1))
     if last is not None:
         last.skipped = list(last.skipped or []) + skipped
+
+
+# --- what reports count (docs/reports.md), kept with the call ------------------------------------
+
+def is_placed(attempt) -> bool:
+    """Twilio was asked to dial it: not an attempt whose number sipflask could not build."""
+    return attempt.placed is not False
+
+
+def fail_codes(attempts: Iterable) -> str | None:
+    """``"480:1 486:2"``: each SIP failure code (300 and up) of the attempts and how many."""
+    counts = Counter(a.sip_code for a in attempts if (a.sip_code or 0) >= 300)
+    text = " ".join(f"{code}:{n}" for code, n in sorted(counts.items()))
+    return text[:400].rsplit(" ", 1)[0] if len(text) > 400 else (text or None)
+
+
+def refresh_outcome(call: Call) -> None:
+    """Set what reports read off a call from its attempts (loaded): the one writer of routed,
+    connected, answered_buyer_id, talk_seconds and fail_codes after the call's first round.
+    Unchanged values are not written (the ORM compares)."""
+    attempts = sorted(call.attempts, key=lambda a: a.position)
+    answered = [a for a in attempts if a.dial_status in ANSWERED]
+    call.routed = any(is_placed(a) for a in attempts)
+    call.connected = bool(answered)
+    call.answered_buyer_id = answered[-1].buyer_id if answered else None
+    call.talk_seconds = sum(a.duration or 0 for a in answered)
+    call.fail_codes = fail_codes(attempts)
+
+
+def skip_kinds(skips: Iterable[dict]) -> str:
+    """The kinds of reasons buyers were passed over (``"cap paused"``), for a no-buyer call;
+    ``"no_buyers"`` when nobody was even considered."""
+    kinds = set()
+    for skip in skips:
+        reason = str(skip.get("reason", ""))
+        if reason == "already tried":
+            continue
+        kinds.add("not_dialled" if reason.startswith(NOT_DIALLED) else caps.refusal_kind(reason))
+    return " ".join(sorted(kinds)) or "no_buyers"

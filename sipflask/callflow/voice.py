@@ -276,21 +276,24 @@ def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
     who was passed over."""
     if done.plan is not None:
         if not inserted_now:
-            store.write_call(state, "routing")
+            store.write_call(state, "routing", routed=True)
         return
     skipped = done.skipped
     reason = "no buyer available" + (
         ": " + "; ".join(f"{s['buyer']}: {s['reason']}" for s in skipped) if skipped else "")
+    kinds_from = list(skipped)
     if skipped and done.rows:
         done.rows[-1]["skipped"] = list(done.rows[-1]["skipped"]) + skipped
         skipped = []
     store.insert_attempts(state.id, done.rows)
     if skipped:
         store.append_skips_to_last_attempt(state.id, skipped)
-    if state.position:
+    attempts = store.attempts_of(state.id) if state.position else []
+    if attempts:
         # Buyers were dialled: the last round's skips alone would read as if nobody had been
         # tried, so store the headline the call page shows, summed up from every attempt.
-        ended = SimpleNamespace(status="no-buyer", reason=reason)
-        reason = callstory.headline(ended, store.attempts_of(state.id))
-    store.write_call(state, "no-buyer", reason=reason, ended=True)
+        reason = callstory.headline(SimpleNamespace(status="no-buyer", reason=reason), attempts)
+    store.write_call(state, "no-buyer", reason=reason, ended=True,
+                     routed=any(store.is_placed(a) for a in attempts), skip_kinds=store.skip_kinds(
+                         [s for a in attempts for s in a.skipped or ()] + kinds_from))
     metrics.call_outcome("no-buyer")

@@ -10,9 +10,11 @@ This module is pure: no Flask, no database.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
-__all__ = ["PhoneError", "normalise_e164", "digits_only"]
+__all__ = ["PhoneError", "normalise_e164", "digits_only", "e164_number"]
 
 _EXAMPLE = "+14155552671"
 
@@ -61,3 +63,15 @@ def digits_only(value: str) -> str:
     digits to the number, never change its structure.
     """
     return "".join(ch for ch in value if "0" <= ch <= "9")
+
+
+_E164_SHAPE = re.compile(r"\+[1-9][0-9]{0,14}\Z")
+
+
+def e164_number(caller) -> int | None:
+    """The digits of an E.164-shaped caller (``+14155552671`` -> 14155552671) as one integer,
+    else None. One integer per caller and one caller per integer (no leading zero, at most 15
+    digits: below 2**63), so counting distinct callers can count integers (reports)."""
+    if isinstance(caller, str) and _E164_SHAPE.match(caller):
+        return int(caller[1:])
+    return None

@@ -2,17 +2,17 @@
 and the SIP failure codes its attempts got most.
 
 A skip reason is counted once per no-buyer call and kind (paused, closed, a cap reached,
-unreachable, not dialled), whatever number of buyers were passed over for it. A SIP code
-counts every attempt that ended with it (300 and above: 200 is an answer).
+unreachable, could not be dialled, no buyer on the campaign), whatever number of buyers were
+passed over for it. A SIP code counts every attempt that ended with it (300 and above: 200 is an
+answer). Both are kept on the call (``fail_codes``, ``skip_kinds``: ``callflow/store.py``) and
+read through the partial index ``ix_calls_report_why`` (by buyer: ``ix_attempts_report``).
 """
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal_column, or_, select
 
-from sipflask.callflow.caps import refusal_kind
-from sipflask.core.callstory import NOT_DIALLED
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call
 from sipflask.reports import facts, ranges
@@ -20,31 +20,8 @@ from sipflask.reports.rows import Row
 
 TOP = 3
 KIND_LABELS = {"paused": "paused", "hours": "closed (opening hours)", "cap": "cap reached",
-               "unreachable": "unreachable", "not dialled": "could not be dialled",
-               "no buyers": "no buyer on the campaign", "other": "other"}
-_NO_BUYER_PREFIX = "no buyer available"
-_CHUNK = 500
-
-
-def reason_kind(reason: str) -> str:
-    """The kind of one skip reason as routing words it."""
-    if str(reason).startswith(NOT_DIALLED):
-        return "not dialled"
-    return refusal_kind(str(reason))
-
-
-def kinds_of(reason: str, skipped_lists) -> set[str]:
-    """The kinds of the skips of one no-buyer call: from its attempts' skip lists, else (no
-    attempt) from its stored reason, ``no buyer available: <buyer>: <reason>; ...``."""
-    found = {reason_kind(s.get("reason", "")) for skipped in skipped_lists
-             for s in skipped or () if s.get("reason") != "already tried"}
-    if found or skipped_lists:
-        return found or {"other"}
-    text = (reason or "").strip()
-    if text == _NO_BUYER_PREFIX or not text.startswith(_NO_BUYER_PREFIX + ": "):
-        return {"no buyers"}
-    parts = text[len(_NO_BUYER_PREFIX) + 2:].split("; ")
-    return {reason_kind(p.split(": ", 1)[-1]) for p in parts}
+               "unreachable": "unreachable", "not_dialled": "could not be dialled",
+               "no_buyers": "no buyer on the campaign", "other": "other"}
 
 
 def lookup(group: str, rows: list[Row]):
@@ -60,55 +37,73 @@ def lookup(group: str, rows: list[Row]):
     return lambda raw: by_key.get(raw or "")
 
 
+def parse_codes(text: str | None) -> Counter:
+    """``"480:1 486:2"`` -> {480: 1, 486: 2}."""
+    out: Counter = Counter()
+    for part in (text or "").split():
+        code, _, n = part.partition(":")
+        if code.isdigit() and n.isdigit():
+            out[int(code)] += int(n)
+    return out
+
+
 def _top(counter: Counter) -> list:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
 
 
-def sip_codes(group: str, start, end, segments, find, totals: Row, rows: list[Row]) -> None:
-    key = Attempt.buyer_id if group == "buyer" else facts.call_group_key(group, segments)
-    src = (select(key.label("k"), Attempt.sip_code.label("code"))
-           .select_from(Attempt).join(Call, Call.id == Attempt.call_id)
-           .where(Attempt.sip_code >= 300, *facts.in_range(start, end)).subquery())
-    per_row: dict[int, Counter] = defaultdict(Counter)
-    whole: Counter = Counter()
-    for k, code, n in db.session.execute(
-            select(src.c.k, src.c.code, func.count()).group_by(src.c.k, src.c.code)):
-        row = find(k)
-        if row is not None:
-            per_row[id(row)][int(code)] += n
-        whole[int(code)] += n
-    for row in rows:
-        row.sip_codes = _top(per_row.get(id(row), Counter()))
-    totals.sip_codes = _top(whole)
+class _Tally:
+    def __init__(self):
+        self.codes: dict = defaultdict(Counter)
+        self.skips: dict = defaultdict(Counter)
+
+    def settle(self, rows: list[Row], totals: Row) -> None:
+        whole_codes, whole_skips = Counter(), Counter()
+        for key, c in self.codes.items():
+            whole_codes.update(c)
+        for key, c in self.skips.items():
+            whole_skips.update(c)
+        for row in rows:
+            row.sip_codes = _top(self.codes.get(id(row), Counter()))
+            row.skip_reasons = _top(self.skips.get(id(row), Counter()))
+        totals.sip_codes, totals.skip_reasons = _top(whole_codes), _top(whole_skips)
 
 
-def skip_reasons(group: str, start, end, segments, find, totals: Row, rows: list[Row]) -> None:
-    if group == "buyer":
-        return  # a buyer's calls were all routed: none of them is a no-buyer call
-    src = facts.call_source(start, end, facts.call_group_key(group, segments), with_id=True)
-    calls = db.session.execute(select(src.c.k, src.c.id, src.c.reason)
-                               .where(src.c.status == "no-buyer", src.c.routed == 0)).all()
-    skipped: dict[int, list] = defaultdict(list)
-    ids = [c.id for c in calls]
-    for i in range(0, len(ids), _CHUNK):
-        for call_id, lst in db.session.execute(
-                select(Attempt.call_id, Attempt.skipped)
-                .where(Attempt.call_id.in_(ids[i:i + _CHUNK]))):
-            skipped[call_id].append(lst)
-    per_row: dict[int, Counter] = defaultdict(Counter)
-    whole: Counter = Counter()
-    for k, call_id, reason in calls:
-        kinds = {KIND_LABELS[x] for x in kinds_of(reason, skipped.get(call_id, []))}
+def _by_buyer(start, end, find, tally: _Tally) -> None:
+    stmt = (select(Attempt.buyer_id, Attempt.sip_code, func.count())
+            .where(*facts.in_range(start, end, Attempt.call_created_at),
+                   # as the partial index ix_attempts_report_why says it
+                   Attempt.sip_code >= literal_column("300"))
+            .group_by(Attempt.buyer_id, Attempt.sip_code))
+    for buyer_id, code, n in db.session.execute(stmt):
+        row = find(buyer_id)
+        tally.codes[id(row) if row is not None else None][int(code)] += n
+
+
+def _by_call(group, start, end, segments, find, tally: _Tally) -> None:
+    no_buyer = and_(Call.status == "no-buyer", Call.routed.is_(False))
+    src = (select(facts.call_group_key(group, segments).label("k"),
+                  Call.fail_codes.label("codes"), Call.skip_kinds.label("kinds"),
+                  facts.flag(no_buyer).label("nb"))
+           .where(*facts.in_range(start, end),
+                  # as the partial index says it, so that the index is used
+                  or_(Call.fail_codes.is_not(None), Call.skip_kinds.is_not(None)))
+           .subquery())
+    stmt = (select(src.c.k, src.c.codes, src.c.kinds, src.c.nb, func.count())
+            .group_by(src.c.k, src.c.codes, src.c.kinds, src.c.nb))
+    for k, codes, kinds, nb, n in db.session.execute(stmt):
         row = find(k)
-        if row is not None:
-            per_row[id(row)].update(kinds)
-        whole.update(kinds)
-    for row in rows:
-        row.skip_reasons = _top(per_row.get(id(row), Counter()))
-    totals.skip_reasons = _top(whole)
+        slot = id(row) if row is not None else None
+        for code, count in parse_codes(codes).items():
+            tally.codes[slot][code] += count * n
+        if nb and kinds:
+            for kind in set(kinds.split()):
+                tally.skips[slot][KIND_LABELS.get(kind, kind)] += n
 
 
 def add_details(group: str, rows: list[Row], totals: Row, start, end, segments) -> None:
-    find = lookup(group, rows)
-    sip_codes(group, start, end, segments, find, totals, rows)
-    skip_reasons(group, start, end, segments, find, totals, rows)
+    find, tally = lookup(group, rows), _Tally()
+    if group == "buyer":
+        _by_buyer(start, end, find, tally)  # a buyer's calls were routed: none is no-buyer
+    else:
+        _by_call(group, start, end, segments, find, tally)
+    tally.settle(rows, totals)

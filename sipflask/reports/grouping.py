@@ -4,41 +4,43 @@ days and hours with no calls filled in, and the totals.
 Every grouping but ``buyer`` splits the range's calls into groups (a call without a value has
 the group ``""``, shown as "(none)"), so its totals are the range's calls. A call can reach
 several buyers, so ``buyer`` counts a call once per buyer dialled, and its totals count each
-routed call once.
+routed call once. A buyer's calls and callers come from its placed attempts; what it answered
+(connected, converted, revenue, talk time) from the calls it answered (``answered_buyer_id``:
+routing stops at the first answer, so a call has at most one).
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 
 from sipflask.extensions import db
-from sipflask.models import Buyer, Campaign, Number, Publisher
+from sipflask.models import Buyer, Call, Campaign, Number, Publisher
 from sipflask.reports import facts, ranges
 from sipflask.reports.rows import Row
 
-_RECORDS = {"campaign": (Campaign, "No campaign"), "publisher": (Publisher, "No publisher"),
-            "buyer": (Buyer, "Deleted buyer"), "number": (Number, "Unknown number")}
+RECORDS = {"campaign": (Campaign, "No campaign"), "publisher": (Publisher, "No publisher"),
+           "buyer": (Buyer, "Deleted buyer"), "number": (Number, "Unknown number")}
 NONE_LABEL = "(none)"
+_FIGURES = ("calls", "unique_callers", "routed", "connected", "no_buyer", "converted",
+            "talk_seconds")
 
 
-def figures(row: Row, values) -> Row:
-    """Fill ``row`` from a result row of ``facts.metric_columns``."""
-    m = values._mapping
-    row.calls = int(m["calls"] or 0)
-    row.unique_callers = int(m["unique_callers"] or 0)
-    row.routed = int(m["routed"] or 0)
-    row.connected = int(m["connected"] or 0)
-    row.no_buyer = int(m["no_buyer"] or 0)
-    row.converted = int(m["converted"] or 0)
-    row.revenue = (Decimal(int(m["cents"] or 0)) / 100).quantize(Decimal("0.01"))
-    row.talk_seconds = int(m["talk_seconds"] or 0)
+def figures(row: Row, values, extra_callers: int = 0) -> Row:
+    """Add a result row of ``facts.metric_columns`` (or a dict) to ``row``."""
+    m = values if isinstance(values, dict) else values._mapping
+    for name in _FIGURES:
+        setattr(row, name, getattr(row, name) + int(m.get(name) or 0))
+    row.unique_callers += extra_callers
+    cents = Decimal(int(m.get("cents") or 0)) / 100
+    row.revenue = (row.revenue + cents).quantize(Decimal("0.01"))
     return row
 
 
-def _record_names(group: str, ids) -> dict:
-    model, _ = _RECORDS[group]
+def record_names(group: str, ids) -> dict:
+    model, _ = RECORDS[group]
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
@@ -51,44 +53,105 @@ def _record_names(group: str, ids) -> dict:
                                         .where(model.id.in_(wanted)))}
 
 
-def _keyed(group: str, found: dict, date_from, date_to) -> list[Row]:
-    """Rows with keys and labels, from {group value: result row}; days and hours complete."""
-    if group in _RECORDS:
-        names = _record_names(group, found)
-        rows = []
-        for ident, values in found.items():
-            key, label = names.get(ident, ("", _RECORDS[group][1]))
-            rows.append(figures(Row(key, label, ident=ident), values))
-        return sorted(rows, key=lambda r: (-r.calls, r.label.lower(), r.key))
+def _keyed(group: str, found: dict, callers: dict, date_from, date_to) -> list[Row]:
+    """Rows with keys and labels, from {group value: figures}; days and hours complete."""
+    def row(key, label, raw, ident=None):
+        out = Row(key, label, ident=ident)
+        if raw in found:
+            figures(out, found[raw], len(callers.get(raw, ())))
+        return out
+
     if group == "day":
-        days = (date_to - date_from).days + 1
-        wanted = [date_from + timedelta(days=i) for i in range(days)]
-        by_day = {ranges.local_day(int(k)): v for k, v in found.items() if k is not None}
-        return [_filled(d.isoformat(), d.isoformat(), by_day.get(d)) for d in wanted]
+        by_day = {ranges.local_day(int(k)): k for k in found if k is not None}
+        days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+        return [row(d.isoformat(), d.isoformat(), by_day.get(d)) for d in days]
     if group == "hour":
-        by_hour = {int(k): v for k, v in found.items() if k is not None}
-        return [_filled(f"{h:02d}", f"{h:02d}:00", by_hour.get(h)) for h in range(24)]
-    rows = [figures(Row(k or "", k or NONE_LABEL), v) for k, v in found.items()]
+        by_hour = {int(k): k for k in found if k is not None}
+        return [row(f"{h:02d}", f"{h:02d}:00", by_hour.get(h)) for h in range(24)]
+    if group in RECORDS:
+        names = record_names(group, found)
+        rows = [row(*names.get(i, ("", RECORDS[group][1])), i, ident=i) for i in found]
+        return sorted(rows, key=lambda r: (-r.calls, r.label.lower(), r.key))
+    rows = [row(k or "", k or NONE_LABEL, k) for k in found]
     return sorted(rows, key=lambda r: (-r.calls, r.key == "", r.key))
 
 
-def _filled(key: str, label: str, values) -> Row:
-    row = Row(key, label)
-    return figures(row, values) if values is not None else row
+def _by_value(pairs) -> dict:
+    out: dict = defaultdict(set)
+    for value, caller in pairs:
+        out[value].add(caller)
+    return out
+
+
+def call_rows(group: str, start: datetime, end: datetime, segments, date_from, date_to):
+    key = facts.call_group_key(group, segments)
+    src = facts.call_source(start, end, key)
+    found, totals = facts.grouped_with_totals(src, facts.metric_columns(src))
+    pairs = facts.text_callers(start, end, key)
+    rows = _keyed(group, found, _by_value(pairs), date_from, date_to)
+    total = figures(Row("", "Total"), totals, len({caller for _k, caller in pairs}))
+    return rows, total
+
+
+def _known_buyers(ids) -> dict:
+    """{stored buyer id: the id, or None for a buyer deleted since}."""
+    names = record_names("buyer", ids)
+    return {i: (i if i in names else None) for i in ids}
+
+
+def _dialled(start: datetime, end: datetime) -> tuple[dict, int | None]:
+    """{buyer id or None: calls, callers} and the distinct E.164 callers of them all (None when
+    deleted buyers had calls too: then the calls tell)."""
+    ids = list(db.session.scalars(select(Buyer.id)))
+    src = facts.buyer_source(start, end, ids)
+    dialled, whole = facts.grouped_with_totals(src, facts.buyer_columns(src)) if ids else ({}, None)
+    gone = facts.buyer_source(start, end, None)
+    deleted = db.session.execute(select(*facts.buyer_columns(gone, deleted=True))).one()
+    if deleted.calls:
+        dialled[None] = deleted
+        return dialled, None
+    return dialled, int(whole.unique_callers or 0) if whole is not None else 0
+
+
+def _routed_callers(start: datetime, end: datetime) -> int:
+    return int(db.session.scalar(select(func.count(Call.caller_num.distinct())).where(
+        *facts.in_range(start, end), Call.routed.is_(True))) or 0)
+
+
+def buyer_rows(start: datetime, end: datetime) -> tuple[list[Row], Row]:
+    dialled, callers_num = _dialled(start, end)
+    if callers_num is None:
+        callers_num = _routed_callers(start, end)
+    converted = and_(Call.connected.is_(True), Call.converted.is_(True))
+    # Every routed call once, by the buyer that answered it (None: nobody did).
+    answered = db.session.execute(
+        select(Call.answered_buyer_id.label("k"), func.count().label("routed"),
+               func.count().filter(Call.connected.is_(True)).label("connected"),
+               func.count().filter(converted).label("converted"),
+               func.sum(case((converted, facts.cents(func.coalesce(Call.revenue, 0))), else_=0))
+               .label("cents"), func.sum(Call.talk_seconds).label("talk_seconds"))
+        .where(*facts.in_range(start, end), Call.routed.is_(True))
+        .group_by(Call.answered_buyer_id)).all()
+    pairs = facts.buyer_text_callers(start, end)
+    known = _known_buyers(set(dialled) | {r.k for r in answered} | {b for b, _ in pairs})
+    found: dict = defaultdict(dict)
+    for k, r in dialled.items():  # a deleted buyer's attempts lost their buyer: one None row
+        found[known[k]].update(calls=r.calls, routed=r.calls, unique_callers=r.unique_callers)
+    totals = Row("", "Total")
+    for r in answered:
+        figures(totals, {**r._mapping, "calls": r.routed})
+        if r.k is not None:
+            f = found[known[r.k]]
+            for name in ("connected", "converted", "cents", "talk_seconds"):
+                f[name] = f.get(name, 0) + int(getattr(r, name) or 0)
+    totals.unique_callers = callers_num + len({c for _b, c in pairs})
+    callers = _by_value((known[b], caller) for b, caller in pairs)
+    return _keyed("buyer", dict(found), callers, None, None), totals
 
 
 def rows_of(group: str, start: datetime, end: datetime, segments, date_from, date_to
             ) -> tuple[list[Row], Row]:
+    facts.tune()
     if group == "buyer":
-        src = facts.buyer_source(start, end)
-    else:
-        src = facts.call_source(start, end, facts.call_group_key(group, segments))
-    found = {r.k: r for r in db.session.execute(
-        select(src.c.k, *facts.metric_columns(src)).group_by(src.c.k))}
-    rows = _keyed(group, found, date_from, date_to)
-    whole = facts.call_source(start, end)
-    totals_query = select(*facts.metric_columns(whole))
-    if group == "buyer":
-        totals_query = totals_query.where(whole.c.routed == 1)
-    totals = figures(Row("", "Total"), db.session.execute(totals_query).one())
-    return rows, totals
+        return buyer_rows(start, end)
+    return call_rows(group, start, end, segments, date_from, date_to)

@@ -15,8 +15,8 @@ from typing import Mapping
 from sipflask.account.clock import day_range
 from sipflask.account.settings import account_zone
 from sipflask.core.validation import TAG_KEY_RE
-from sipflask.reports import details, grouping, ranges
-from sipflask.reports.rows import Report, ReportError, Row
+from sipflask.reports import details, facts, grouping, ranges
+from sipflask.reports.rows import Report, ReportError, ReportTimeout, Row  # noqa: F401 (API)
 
 GROUPS = ("campaign", "publisher", "sub_id", "buyer", "number", "day", "hour", "state")
 GROUP_LABELS = {"campaign": "Campaign", "publisher": "Publisher", "sub_id": "Sub ID",
@@ -81,8 +81,9 @@ def build_report(group: str, date_from: date, date_to: date) -> Report:
     tz = account_zone()
     start, end = day_range(date_from, date_to, tz)
     segments = ranges.offset_segments(tz, start, end)
-    rows, totals = grouping.rows_of(group, start, end, segments, date_from, date_to)
-    details.add_details(group, rows, totals, start, end, segments)
+    with facts.timeouts_reported():
+        rows, totals = grouping.rows_of(group, start, end, segments, date_from, date_to)
+        details.add_details(group, rows, totals, start, end, segments)
     return Report(group, date_from, date_to, tz.key, rows, totals)
 
 

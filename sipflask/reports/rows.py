@@ -54,3 +54,14 @@ class ReportError(ValueError):
     def __init__(self, message: str, field: str):
         super().__init__(message)
         self.field = field
+
+
+class ReportTimeout(ReportError):
+    """The database gave up on the report (``DB_STATEMENT_TIMEOUT``): fewer days will do. A 503,
+    not a 400: the arguments were fine."""
+
+    status = 503
+
+    def __init__(self):
+        super().__init__("This report took longer than the database allows; choose fewer days.",
+                         "to")

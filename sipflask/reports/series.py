@@ -28,19 +28,20 @@ def _window(date_from: date, date_to: date):
     problem = ranges.check_range(date_from, date_to)
     if problem:
         raise ReportError(problem[1], problem[0])
+    facts.tune()
     tz = account_zone()
     start, end = day_range(date_from, date_to, tz)
     return tz, start, end, ranges.offset_segments(tz, start, end)
 
 
 def _sums(src):
-    routed, connected = src.c.routed, src.c.connected
-    converted = and_(connected == 1, src.c.converted.is_(True))
-    return [func.sum(connected).label("connected"),
-            func.sum(facts.flag(and_(routed == 1, connected == 0))).label("not_answered"),
-            func.sum(facts.flag(and_(src.c.status == "no-buyer", routed == 0)))
+    routed, connected = src.c.routed.is_(True), src.c.connected.is_(True)
+    converted = and_(connected, src.c.converted.is_(True))
+    return [func.count().filter(connected).label("connected"),
+            func.count().filter(and_(routed, src.c.connected.is_(False))).label("not_answered"),
+            func.count().filter(and_(src.c.status == "no-buyer", src.c.routed.is_(False)))
             .label("no_buyer"),
-            func.sum(facts.flag(src.c.status == "rejected")).label("rejected"),
+            func.count().filter(src.c.status == "rejected").label("rejected"),
             func.sum(case((converted, facts.cents(func.coalesce(src.c.revenue, 0))),
                           else_=0)).label("cents")]
 
@@ -86,7 +87,8 @@ def outcome_series(date_from: date, date_to: date, bucket: str) -> dict:
     "rejected": [...]}`` per local hour or day of the range."""
     if bucket not in BUCKETS:
         raise ReportError("Bucket by hour or day.", "bucket")
-    labels, values = (_by_hour if bucket == "hour" else _by_day)(date_from, date_to)
+    with facts.timeouts_reported():
+        labels, values = (_by_hour if bucket == "hour" else _by_day)(date_from, date_to)
     out: dict = {"buckets": labels}
     for name in OUTCOMES:
         out[name] = [int(getattr(values[b], name) or 0) if values[b] is not None else 0
@@ -96,7 +98,8 @@ def outcome_series(date_from: date, date_to: date, bucket: str) -> dict:
 
 def revenue_series(date_from: date, date_to: date) -> dict:
     """``{"buckets": [local dates], "revenue": ["12.50", ...]}``: converted connected calls."""
-    labels, values = _by_day(date_from, date_to)
+    with facts.timeouts_reported():
+        labels, values = _by_day(date_from, date_to)
     revenue = []
     for b in labels:
         cents = int(values[b].cents or 0) if values[b] is not None else 0
