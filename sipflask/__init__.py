@@ -136,6 +136,7 @@ def create_app(test_config=None) -> Flask:
     # models registers the tables on db.metadata; commands registers the CLI.
     from sipflask import commands, models  # noqa: F401
     from sipflask.siphealth import model as _health_model  # noqa: F401
+    from sipflask.webhooks import model as _webhooks_model  # noqa: F401
     from sipflask.extensions import csrf, db, migrate
 
     db.init_app(app)
