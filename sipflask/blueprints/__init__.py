@@ -3,7 +3,8 @@ from importlib import import_module
 
 BLUEPRINTS = ("auth", "home", "publishers", "campaigns", "numbers", "buyers", "webhook",
               "plugins_page", "calls", "postbacks", "inbound", "ops",
-              "settings", "users", "history", "siphealth", "twilio_numbers", "twilio_check")
+              "settings", "users", "history", "siphealth", "twilio_numbers", "twilio_check",
+              "webhooks", "webhook_send")
 
 
 def register_blueprints(app):

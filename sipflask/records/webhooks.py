@@ -21,7 +21,7 @@ from sipflask.records.write import REFUSED, assign, commit
 from sipflask.webhooks.model import Webhook, WebhookHeader
 
 __all__ = ["save_webhook", "delete_webhook", "write_webhook", "check_refs", "check_secrets",
-           "webhook_record", "export_webhooks", "known_tags", "FILTER_MODELS"]
+           "webhook_record", "export_webhooks", "known_tags", "FILTER_MODELS", "set_enabled"]
 
 FIELDS = ("ref", "name", "event", "url", "method", "body_format", "body", "include_key",
           "enabled")
@@ -170,3 +170,13 @@ def webhook_record(webhook: Webhook, with_secrets: bool = False) -> dict[str, An
 def export_webhooks(with_secrets: bool = False) -> list[dict[str, Any]]:
     return [webhook_record(w, with_secrets)
             for w in db.session.scalars(select(Webhook).order_by(Webhook.id))]
+
+
+def set_enabled(webhook: Webhook, enabled: bool) -> bool:
+    """Turn the webhook on or off (the list page's toggle) and commit; whether it changed."""
+    if bool(webhook.enabled) == enabled:
+        return False
+    history.track(webhook)
+    webhook.enabled = enabled
+    db.session.commit()
+    return True

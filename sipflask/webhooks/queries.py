@@ -10,7 +10,8 @@ from sqlalchemy.orm import selectinload
 from sipflask.extensions import db
 from sipflask.webhooks.model import Delivery
 
-__all__ = ["Page", "deliveries_for_webhook", "deliveries_for_call", "PER_PAGE"]
+__all__ = ["Page", "deliveries_for_webhook", "deliveries_for_call", "latest_for_webhooks",
+           "PER_PAGE"]
 
 PER_PAGE = 25
 
@@ -43,3 +44,13 @@ def deliveries_for_call(call_id: int) -> list[Delivery]:
         select(Delivery).where(Delivery.call_id == call_id)
         .options(selectinload(Delivery.tries_made), selectinload(Delivery.webhook))
         .order_by(Delivery.id)))
+
+
+def latest_for_webhooks(webhook_ids: list[int]) -> dict[int, Delivery]:
+    """Each webhook's newest delivery (the list page's "last delivery"), in one query."""
+    if not webhook_ids:
+        return {}
+    newest = (select(func.max(Delivery.id)).where(Delivery.webhook_id.in_(webhook_ids))
+              .group_by(Delivery.webhook_id))
+    rows = db.session.scalars(select(Delivery).where(Delivery.id.in_(newest)))
+    return {d.webhook_id: d for d in rows}
