@@ -20,6 +20,7 @@ from sipflask.callflow.params import fit
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call, new_call_key
 from sipflask.monitoring import metrics
+from sipflask.webhooks import events as webhook_events
 
 OPEN_STATUSES = ("ringing", "routing")
 ANSWERED = ("completed", "answered")  # DialCallStatus of an attempt the buyer picked up
@@ -102,6 +103,7 @@ def close_call(call: Call, status: str, source: str, duration: int | None = None
         call.ended_at = now
         call.state_source = source
         metrics.call_outcome(call.status)
+        webhook_events.call_completed(call)
 
 
 def state_of(call: Call) -> CallState:
@@ -115,14 +117,16 @@ def state_of(call: Call) -> CallState:
 
 def write_call(state: CallState, status: str, *, reason: str | None = None,
                ended: bool = False) -> None:
-    """Insert the call (first write) or update its status."""
+    """Insert the call (first write) or update its status; a call that starts, is refused or
+    finds no buyer writes its webhooks' deliveries here (``webhooks/events.py``)."""
     now = clock.now()
     values = {"status": status}
     if reason is not None:
         values["reason"] = fit(reason, 500)
     if ended:
         values["ended_at"] = now
-    if state.id is None:
+    inserted = state.id is None
+    if inserted:
         info = state.info
         state.id = db.session.execute(_INSERT_CALL, dict(
             uuid=info.uuid, key=info.key, call_sid=state.call_sid, caller=info.caller,
@@ -132,6 +136,8 @@ def write_call(state: CallState, status: str, *, reason: str | None = None,
             **{"reason": fit(state.reason, 500), **values})).scalar_one()
     else:
         db.session.execute(update(_CALLS).where(_CALLS.c.id == state.id).values(**values))
+    # In this transaction: the call's webhooks are sent only if it is committed.
+    webhook_events.on_call_written(state, status, inserted, reason or "")
 
 
 def refuse(state: CallState, reason: str) -> None:

@@ -112,9 +112,9 @@ class Delivery(db.Model):
     """One event to send to one webhook (the outbox row), until it is delivered or given up.
 
     ``payload`` holds the event's token values as they were when it happened (never the call's
-    key: that is read from the call when a webhook may send it). ``next_try_at`` is both when it
-    is due and the claim: a worker moves it forward with one conditional UPDATE before sending,
-    so two workers never send one delivery at the same moment."""
+    key: that is read from the call when a webhook may send it). ``next_try_at`` is when it is
+    due; ``sending_until`` is the claim a worker takes with one conditional UPDATE before it
+    sends, so two workers never send one delivery at the same moment."""
     __tablename__ = "webhook_deliveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +126,8 @@ class Delivery(db.Model):
     state: Mapped[str] = mapped_column(String(8), default="pending")
     tries: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # The claim: a worker sending it now holds it until then (a worker that died lets go).
+    sending_until: Mapped[datetime | None] = mapped_column(TZDateTime)
     created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(String(500), default="")

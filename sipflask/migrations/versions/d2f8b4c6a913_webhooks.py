@@ -80,6 +80,7 @@ def _deliveries(ts):
         sa.Column('state', sa.String(length=8), nullable=False),
         sa.Column('tries', sa.Integer(), nullable=False),
         sa.Column('next_try_at', ts(), nullable=True),
+        sa.Column('sending_until', ts(), nullable=True),
         sa.Column('created_at', ts(), nullable=False),
         sa.Column('last_status', sa.Integer(), nullable=True),
         sa.Column('last_error', sa.String(length=500), nullable=False),
