@@ -72,6 +72,7 @@ DEFAULTS = dict(
     THROTTLE_POSTBACK_KEY="30/minute;300/hour;2000/day",
     THROTTLE_POSTBACK_ADDRESS="20/minute;100/hour;500/day",
     THROTTLE_SIP_TEST="10/minute;60/hour",  # Test endpoint, per signed-in user
+    THROTTLE_WEBHOOK_TEST="10/minute;60/hour",  # Send test and Retry now, per signed-in user
     # Background jobs (sipflask/jobs): Redis shared by all machines, else a SQLite file in the
     # instance folder (JOBS_SQLITE_PATH overrides where).
     REDIS_URL=None,

@@ -17,7 +17,9 @@ nothing; htmx swaps just their section.
 Secrets (the signing secret, secret header values) never reach a template: only whether one is
 stored (``forms/webhook.py`` says how typed ones ride along sealed).
 """
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -28,7 +30,7 @@ from sipflask.forms.webhook import FORM, HEADERS, WebhookEditor
 from sipflask.forms.webhook_fields import filters_summary
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
 from sipflask.records import webhooks as records
-from sipflask.webhooks import queries
+from sipflask.webhooks import log_view, queries
 from sipflask.webhooks.model import Webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -43,7 +45,7 @@ FORM_PARTIAL = "webhooks/partial/form.html"
 def index():
     q = search_text()
     stmt = (select(Webhook).order_by(Webhook.name, Webhook.id)
-            .options(selectinload(Webhook.filter_campaign),
+            .options(selectinload(Webhook.headers), selectinload(Webhook.filter_campaign),
                      selectinload(Webhook.filter_publisher),
                      selectinload(Webhook.filter_buyer)))
     results = paginate(matching(stmt, q, Webhook.name, Webhook.ref, Webhook.url, Webhook.event))
@@ -94,13 +96,22 @@ def _log_page() -> int:
     return ascii_int(request.args.get("page", "1"), 100_000) or 1
 
 
+def log_context(webhook: Webhook) -> dict:
+    """A page of the webhook's delivery log (``?page=``) and what its template needs."""
+    log = queries.deliveries_for_webhook(webhook.id, _log_page())
+    calls = log_view.calls_by_id(log.items)
+    return {"webhook": webhook, "log": log, "calls": calls, "show_webhook": False,
+            "next_url": url_for("webhooks.edit", id=webhook.id, page=log.page) + "#webhook-log",
+            "mask": log_view.masker([webhook], calls.values(), current_user.is_admin)}
+
+
 def editor_page(ed: WebhookEditor, partial: str, status: int = 200, **extra):
     """The editor page, or ``partial`` for htmx; the delivery log only on the full page. Also
     what blueprints/webhook_send.py answers a plain Send test post with."""
-    log = None
+    log = {}
     if ed.webhook is not None and not is_htmx():
-        log = queries.deliveries_for_webhook(ed.webhook.id, _log_page())
-    return render(PAGE, partial, ed=ed, log=log, **extra), status
+        log = log_context(ed.webhook)
+    return render(PAGE, partial, ed=ed, **log, **extra), status
 
 
 def _editor_post(ed: WebhookEditor):
@@ -188,6 +199,5 @@ def log(id):
     the webhook's page showing that page of its log."""
     webhook = get_or_404(Webhook, id)
     if is_htmx():
-        return render_template("webhooks/partial/log.html", webhook=webhook,
-                               log=queries.deliveries_for_webhook(webhook.id, _log_page()))
+        return render_template("webhooks/partial/log.html", **log_context(webhook))
     return make_response(*editor_page(WebhookEditor(webhook, submitted=False), FORM_PARTIAL))

@@ -49,6 +49,7 @@ class WebhookEditor:
     event_words = EVENT_WORDS
     token_words = TOKEN_WORDS
     key_warning = webhook_rules.KEY_WARNING
+    all_event_tokens = webhook_rules.EVENT_TOKENS
 
     def __init__(self, webhook: Webhook | None = None, *, submitted: bool | None = None):
         self.webhook = webhook
@@ -115,6 +116,10 @@ class WebhookEditor:
         """A signing secret typed (or generated) and not saved yet; "" for none."""
         f = self.form
         return text(f.signing_secret.data) or unseal(text(f.signing_sealed.data))
+
+    @property
+    def sealed_secret(self) -> str:
+        return seal(self.typed_secret) if self.typed_secret else ""
 
     def row_value(self, entry) -> str:
         """A header row's value: as typed, or for a secret row its sealed value."""
@@ -209,6 +214,17 @@ class WebhookEditor:
     @property
     def report(self) -> validation.Report:
         return self.check[0]
+
+    def error_lines(self) -> list[str]:
+        """Every error, labelled with its field (for a panel far from the fields)."""
+        labels = {name: fld.label.text for name, fld in self.form._fields.items()}
+        lines = []
+        for fid, found in self.messages.items():
+            head = fid.split("-", 2)
+            label = f"Header {int(head[1]) + 1}" if fid.startswith("headers-") \
+                and len(head) > 1 and head[1].isdigit() else labels.get(fid, "")
+            lines += [f"{label}: {m}" if label else m for m in found.errors]
+        return lines
 
     def field_id(self, path: str, row_ids: list[str]) -> str:
         if path in self.unstorable_fields:  # already a field id (``headers-2-value``)

@@ -18,7 +18,7 @@ from sipflask.extensions import db
 from sipflask.models import Call
 from sipflask.webhooks.model import Delivery, Webhook
 
-__all__ = ["calls_by_id", "webhook_secrets", "masker"]
+__all__ = ["calls_by_id", "webhook_secrets", "masker", "in_words"]
 
 
 def calls_by_id(deliveries: Iterable[Delivery]) -> dict[int, Call]:
@@ -53,3 +53,28 @@ def masker(webhooks: Iterable[Webhook | None], calls: Iterable[Call], is_admin: 
         return redact(value, secrets)
 
     return mask
+
+
+# What a try's error means, for the patterns transport.py's messages carry (the message itself
+# is shown too: it names the host and the address).
+_WORDS = (
+    ("refused:", "Not sent: the address is not allowed."),
+    ("Connection refused", "Connection refused: nothing is listening at that address and port."),
+    ("connect timeout", "Timed out connecting: the server did not accept the connection in "
+                        "time (a firewall dropping it, or a host that is down)."),
+    ("read timeout", "Timed out waiting for the answer: the server took the request but did "
+                     "not answer in time."),
+    ("DNS:", "The host name could not be looked up."),
+    ("TLS error", "The HTTPS connection failed: the certificate was not accepted."),
+    ("Connection reset", "The server closed the connection without answering."),
+    ("RemoteDisconnected", "The server closed the connection without answering."),
+)
+
+
+def in_words(error: str) -> str:
+    """A plain sentence for a try's error ("" when none is known; the error speaks for
+    itself)."""
+    for needle, words in _WORDS:
+        if needle in (error or ""):
+            return words
+    return ""

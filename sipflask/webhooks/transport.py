@@ -71,14 +71,17 @@ def _pool(scheme: str, address: str, port: int, host: str, timeout, ca_bundle: s
 
 
 def _error(exc: Exception) -> str:
+    # urllib3 2 makes NewConnectionError a ConnectTimeoutError: a refused connection is not
+    # a timeout, so it is told apart first.
+    if isinstance(exc, u3.NewConnectionError):
+        text = str(exc).split("Failed to establish a new connection: ", 1)[-1]
+        return f"connection failed: {text}"[:300]
     if isinstance(exc, u3.ConnectTimeoutError):
         return "connect timeout"
     if isinstance(exc, (u3.ReadTimeoutError, socket.timeout, TimeoutError)):
         return "read timeout"
     if isinstance(exc, u3.SSLError):
         return f"TLS error: {exc}"[:300]
-    if isinstance(exc, u3.NewConnectionError):
-        return f"connection failed: {getattr(exc, 'reason', None) or exc}"[:300]
     if isinstance(exc, u3.ProtocolError):
         return f"connection error: {exc.args[-1] if exc.args else exc}"[:300]
     return f"connection error: {type(exc).__name__}: {exc}"[:300]
