@@ -69,6 +69,8 @@ class WebhookEditor:
     def _choices(self) -> None:
         f = self.form
         f.event.choices = [(e, e) for e in webhook_rules.EVENTS]
+        f.method.choices = [("POST", "POST"), ("GET", "GET")]
+        f.body_format.choices = [("json", "JSON"), ("form", "Form")]
         for fld, model, none in ((f.filter_campaign, Campaign, "any campaign"),
                                  (f.filter_publisher, Publisher, "any publisher"),
                                  (f.filter_buyer, Buyer, "any buyer")):

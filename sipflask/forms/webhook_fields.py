@@ -71,10 +71,9 @@ class WebhookForm(FlaskForm):
     ref = StringField("Ref")
     event = SelectField("Event", validate_choice=False)
     url = StringField("URL")
-    method = SelectField("Method", choices=[("POST", "POST"), ("GET", "GET")], default="POST",
-                         validate_choice=False)
-    body_format = RadioField("Body format", choices=[("json", "JSON"), ("form", "Form")],
-                             default="json", validate_choice=False)
+    # Choices set per instance (WebhookEditor._choices), like the other forms' selects.
+    method = SelectField("Method", default="POST", validate_choice=False)
+    body_format = RadioField("Body format", default="json", validate_choice=False)
     body = TextAreaField("Body template", render_kw={"rows": 8})
     include_key = BooleanField("Include the secret key ([call_key])")
     headers = FieldList(FormField(HeaderRowForm), min_entries=0, max_entries=MAX_HEADERS)
