@@ -143,7 +143,8 @@ def test_create_plain_then_page_shows_it(app, admin_client):
 def test_create_htmx_redirects(app, admin_client):
     response = admin_client.post("/webhooks/new", data=form_data(), headers=HX)
     assert response.status_code == 204
-    assert response.headers["HX-Redirect"] == f"/webhooks/{stored(app, ref='conversions')['id']}/edit"
+    wid = stored(app, ref="conversions")["id"]
+    assert response.headers["HX-Redirect"] == f"/webhooks/{wid}/edit"
 
 
 @pytest.mark.parametrize("overrides,field,words", [

@@ -14,7 +14,6 @@ What is form-specific and lives here:
 from __future__ import annotations
 
 import re
-import secrets
 from functools import cached_property
 
 from flask import request, url_for
@@ -24,8 +23,8 @@ from sipflask.core import tokens, validation, webhook_rules
 from sipflask.extensions import db
 from sipflask.forms.buyer_fields import Messages
 from sipflask.forms.common import CHOOSE, suggest_ref, text, unstorable
-from sipflask.forms.webhook_fields import (EVENT_WORDS, MAX_HEADERS, TOKEN_WORDS, WebhookForm,
-                                           initial_data, seal, unseal)
+from sipflask.forms.webhook_fields import (EVENT_WORDS, MAX_HEADERS, TOKEN_WORDS,
+                                           SecretsEditing, WebhookForm, initial_data)
 from sipflask.models import Buyer, Call, Campaign, Publisher
 from sipflask.records import webhooks as records
 from sipflask.webhooks.model import Webhook
@@ -41,7 +40,7 @@ _FILTER_FIELDS = {"filters.campaign": "filter_campaign", "filters.publisher": "f
                   "filters.tag_value": "filter_tag_value", "filters": "filter_campaign"}
 
 
-class WebhookEditor:
+class WebhookEditor(SecretsEditing):
     """The webhook form of one request plus what the editor page shows beside it."""
 
     builtin_tokens = tokens.BUILTIN_TOKENS
@@ -106,50 +105,6 @@ class WebhookEditor:
     @property
     def is_get(self) -> bool:
         return text(self.form.method.data).upper() == "GET"
-
-    # --- secrets ----------------------------------------------------------------------------
-
-    @property
-    def has_stored_secret(self) -> bool:
-        return bool(self.webhook is not None and self.webhook.has_signing_secret)
-
-    @cached_property
-    def typed_secret(self) -> str:
-        """A signing secret typed (or generated) and not saved yet; "" for none."""
-        f = self.form
-        return text(f.signing_secret.data) or unseal(text(f.signing_sealed.data))
-
-    @property
-    def sealed_secret(self) -> str:
-        return seal(self.typed_secret) if self.typed_secret else ""
-
-    def row_value(self, entry) -> str:
-        """A header row's value: as typed, or for a secret row its sealed value."""
-        row = entry.form
-        typed = text(row.value.data)
-        if typed or not row.secret.data:
-            return typed or unseal(text(row.sealed.data))
-        return unseal(text(row.sealed.data))
-
-    def sealed_value(self, entry) -> str:
-        """What a secret row carries to the next answer (never the stored value)."""
-        value = self.row_value(entry) if entry.form.secret.data else ""
-        return seal(value) if value else ""
-
-    def stored_secret_names(self) -> set[str]:
-        if self.webhook is None:
-            return set()
-        return {h.name.lower() for h in self.webhook.headers if h.secret and h.value_encrypted}
-
-    def row_is_stored(self, entry) -> bool:
-        return text(entry.form.name.data).strip().lower() in self.stored_secret_names()
-
-    def generate_secret(self) -> None:
-        self.generated_secret = secrets.token_urlsafe(32)
-        self.form.signing_secret.data = self.generated_secret
-        self.form.clear_signing_secret.data = False
-        self.__dict__.pop("typed_secret", None)
-        self.forget()
 
     # --- record and checks ------------------------------------------------------------------
 

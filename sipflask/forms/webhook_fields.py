@@ -1,5 +1,6 @@
 """The webhook editor's WTForms classes, its first values from a stored webhook, what each event
-means in words, and the sealing of secrets typed but not saved yet.
+means in words, and its write-only secrets (``SecretsEditing``), sealed while typed but not
+saved yet.
 
 Secrets are write-only (docs/webhooks.md, "Setting up a webhook"): a stored signing secret or
 secret header value never reaches a page. One typed in this form is not sent back either: when
@@ -9,6 +10,9 @@ key derived from ``SECRET_KEY`` for this purpose only (``headers-N-sealed``,
 """
 from __future__ import annotations
 
+import secrets
+from functools import cached_property
+
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, PasswordField,
@@ -16,6 +20,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, Pass
 
 from sipflask import crypto
 from sipflask.core import webhook_rules
+from sipflask.forms.common import text
 from sipflask.webhooks.model import Webhook
 
 MAX_HEADERS = webhook_rules.MAX_HEADERS
@@ -120,3 +125,47 @@ def filters_summary(webhook: Webhook) -> list[str]:
     if webhook.filter_tag_key:
         out.append(f"tag {webhook.filter_tag_key}={webhook.filter_tag_value}")
     return out
+
+
+class SecretsEditing:
+    """The webhook editor's write-only secrets (mixed into ``forms/webhook.WebhookEditor``):
+    what was typed, what rides along sealed, whether one is stored."""
+
+    @property
+    def has_stored_secret(self) -> bool:
+        return bool(self.webhook is not None and self.webhook.has_signing_secret)
+
+    @cached_property
+    def typed_secret(self) -> str:
+        """A signing secret typed (or generated) and not saved yet; "" for none."""
+        f = self.form
+        return text(f.signing_secret.data) or unseal(text(f.signing_sealed.data))
+
+    @property
+    def sealed_secret(self) -> str:
+        return seal(self.typed_secret) if self.typed_secret else ""
+
+    def row_value(self, entry) -> str:
+        """A header row's value: as typed, or for a secret row its sealed value."""
+        row = entry.form
+        return text(row.value.data) or unseal(text(row.sealed.data))
+
+    def sealed_value(self, entry) -> str:
+        """What a secret row carries to the next answer (never the stored value)."""
+        value = self.row_value(entry) if entry.form.secret.data else ""
+        return seal(value) if value else ""
+
+    def stored_secret_names(self) -> set[str]:
+        if self.webhook is None:
+            return set()
+        return {h.name.lower() for h in self.webhook.headers if h.secret and h.value_encrypted}
+
+    def row_is_stored(self, entry) -> bool:
+        return text(entry.form.name.data).strip().lower() in self.stored_secret_names()
+
+    def generate_secret(self) -> None:
+        self.generated_secret = secrets.token_urlsafe(32)
+        self.form.signing_secret.data = self.generated_secret
+        self.form.clear_signing_secret.data = False
+        self.__dict__.pop("typed_secret", None)
+        self.forget()
