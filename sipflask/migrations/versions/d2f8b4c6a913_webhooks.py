@@ -77,7 +77,7 @@ def _deliveries(ts):
         sa.Column('call_id', sa.Integer(), nullable=True),
         sa.Column('event', sa.String(length=32), nullable=False),
         sa.Column('payload', sa.JSON(), nullable=False),
-        sa.Column('state', sa.String(length=8), nullable=False),
+        sa.Column('state', sa.String(length=16), nullable=False),
         sa.Column('tries', sa.Integer(), nullable=False),
         sa.Column('next_try_at', ts(), nullable=True),
         sa.Column('sending_until', ts(), nullable=True),
