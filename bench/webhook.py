@@ -166,8 +166,15 @@ class Db:
                  f"paused = {false}, active_calls = 0, calls_today = 0, calls_hour = 0, "
                  "calls_month = 0, calls_total = 0")
 
+    def has_table(self, name: str) -> bool:
+        if self.kind == "postgres":
+            return bool(self.scalar(f"SELECT to_regclass('{name}') IS NOT NULL"))
+        return bool(self.scalar(f"SELECT count(*) FROM sqlite_master WHERE name = '{name}'"))
+
     def empty_calls(self) -> None:
-        deliveries = ("webhook_delivery_tries", "webhook_deliveries") if self.webhooks else ()
+        # Webhook deliveries point at calls: they go first (the tables exist once migrated).
+        deliveries = ("webhook_delivery_tries", "webhook_deliveries") \
+            if self.has_table("webhook_deliveries") else ()
         if self.kind == "postgres":
             self.run(f"TRUNCATE {', '.join(deliveries + ('attempts', 'postbacks', 'calls'))} "
                      "RESTART IDENTITY")

@@ -74,7 +74,8 @@ def _write_headers(webhook: Webhook, wanted: list) -> bool:
                for h in webhook.headers]
     rows: list[WebhookHeader] = []
     for i, spec in enumerate(wanted):
-        row = WebhookHeader(position=i, name=spec.name, secret=spec.secret)
+        row = WebhookHeader(position=i, name=spec.name, secret=spec.secret, value="",
+                            value_encrypted="")
         if not spec.secret:
             row.value = spec.value
         elif spec.value:

@@ -105,7 +105,7 @@ def _host_header(host: str, port: int, scheme: str) -> str:
 
 def send(method: str, url: str, headers: list[tuple[str, str]], body: bytes, *,
          timeout: tuple[float, float], allow_private: bool = False,
-         ca_bundle: str | None = None, resolve=socket.getaddrinfo) -> Response:
+         ca_bundle: str | None = None, resolve=None) -> Response:
     """Send one request (never following a redirect) and return what came back, or why not."""
     started = time.monotonic()
     parts = urlsplit(url)
@@ -115,7 +115,7 @@ def send(method: str, url: str, headers: list[tuple[str, str]], body: bytes, *,
                         refused=True)
     port = parts.port or (443 if scheme == "https" else 80)
     try:
-        addresses = _addresses(host, port, resolve)
+        addresses = _addresses(host, port, resolve or socket.getaddrinfo)
     except (OSError, UnicodeError) as exc:
         return Response(error=f"DNS: {host} could not be resolved ({exc})"[:300],
                         duration_ms=int((time.monotonic() - started) * 1000))

@@ -1,9 +1,11 @@
 """A real HTTP receiver on 127.0.0.1 for the webhook tests: a threaded server that records
 every request and answers as told, in order: a status (200 by default), ``Retry-After``,
-slowly, or by resetting the connection."""
+slowly, or by resetting the connection; over TLS with a certificate of the test's making.
+``certificate`` makes one for a host name (self-signed; the client trusts that file)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -66,10 +68,22 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that times out or gives up drops its connection: expected here, not noise.
+        pass
+
+
 class Receiver:
-    def __init__(self, host: str = "127.0.0.1"):
-        self.server = ThreadingHTTPServer((host, 0), _Handler)
-        self.server.daemon_threads = True
+    def __init__(self, host: str = "127.0.0.1", tls: tuple[str, str] | None = None):
+        """``tls``: (certificate file, key file) to answer https instead."""
+        self.server = _Server((host, 0), _Handler)
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.server.receiver = self
         self.port = self.server.server_address[1]
         self.requests: list[Seen] = []
@@ -79,8 +93,8 @@ class Receiver:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
-    def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+    def url(self, path: str = "/hook", host: str = "127.0.0.1", scheme: str = "http") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def answer(self, *replies: Reply) -> None:
         """The next requests get these replies, in order; then the default (200 ok)."""
@@ -104,3 +118,29 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=5)
+
+
+def certificate(folder, host: str) -> tuple[str, str]:
+    """A self-signed certificate for ``host`` and its key, written to ``folder``."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / f"{host}.pem", folder / f"{host}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
