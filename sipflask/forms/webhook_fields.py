@@ -35,7 +35,8 @@ EVENT_WORDS = {
     "call.completed": "The call ended (answered or not), with how it went.",
     "call.no_buyer": "No buyer could take the call (closed, capped, paused or all failed).",
     "call.converted": "A buyer reported a conversion (postback), with the revenue.",
-    "call.rejected": "An inbound SIP call was refused before routing.",
+    "call.rejected": "The call was refused before routing (inbound SIP refused, or an unknown "
+                     "number).",
 }
 TOKEN_WORDS = {
     "event": "the event's name", "event_time": "when it happened (UTC, ISO 8601)",
