@@ -421,3 +421,17 @@ def test_log_pages_plain_and_htmx(app, admin_client):
 def test_empty_log_says_so(app, admin_client):
     wid = make_webhook(app)
     assert "Nothing sent yet." in admin_client.get(f"/webhooks/{wid}/edit").text
+
+
+def test_changing_the_event_refreshes_its_messages_out_of_band(app, admin_client):
+    data = form_data(event="call.started", url="https://crm.example.com/?b=[buyer_name]")
+    part = admin_client.post("/webhooks/tokens", data=data, headers=HX).text
+    assert "[buyer_name] is always empty for call.started" in msg_div(part, "url")
+    assert 'id="msg-url" hx-swap-oob="true"' in part
+    page = admin_client.post("/webhooks/tokens", data=data).text
+    assert page.count('id="msg-url"') == 1 and "hx-swap-oob" not in page
+
+
+def test_a_nul_in_a_sealed_value_is_no_error(app, admin_client):
+    data = form_data(**{"headers-1-sealed": "x\x00y", "signing_sealed": "\x00"})
+    assert admin_client.post("/webhooks/new", data=data).status_code == 302

@@ -176,8 +176,7 @@ def check(id):
                if e.form.name.id != field and (e.form.name.data or "").strip()]
         oob.append(HEADERS)
     elif field in ("event", "include_key"):
-        oob = ["url", "body", "include_key", "filter_campaign", "filter_publisher",
-               "filter_buyer"]
+        oob = list(EVENT_OOB) + ["include_key"]
     elif field == "method":
         oob = ["body", "body_format"]
     elif field.startswith("filter_tag"):
@@ -186,11 +185,18 @@ def check(id):
     return editor_page(ed, "webhooks/partial/check.html", field=field or FORM, oob=oob)
 
 
+# What a change of event may change besides the token help: the tokens it has, the filters it
+# can match.
+EVENT_OOB = ("event", "url", "body", "filter_campaign", "filter_publisher", "filter_buyer")
+
+
 @bp.post("/tokens", defaults={"id": None})
 @bp.post("/<int:id>/tokens")
 def tokens(id):
+    """The token help for the chosen event, and for htmx the messages the event changes (out
+    of band)."""
     ed = WebhookEditor(_webhook(id), submitted=True)
-    return editor_page(ed, "webhooks/partial/tokens.html")
+    return editor_page(ed, "webhooks/partial/tokens.html", oob=EVENT_OOB if is_htmx() else ())
 
 
 @bp.get("/<int:id>/log")
