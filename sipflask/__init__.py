@@ -83,6 +83,14 @@ DEFAULTS = dict(
     # /metrics: loopback, these comma-separated networks, or "Authorization: Bearer <token>".
     METRICS_ALLOW="",
     METRICS_TOKEN="",
+    # Outbound webhooks (docs/webhooks.md): private and loopback targets refused unless this is
+    # true; connect and read timeouts (seconds: "5,10", [5, 10] or one number); tries per
+    # delivery; requests one delivery run makes at once; CAs for https (None: certifi's).
+    WEBHOOKS_ALLOW_PRIVATE=False,
+    WEBHOOK_TIMEOUT=(5, 10),
+    WEBHOOK_MAX_TRIES=6,
+    WEBHOOK_CONCURRENCY=8,
+    WEBHOOK_CA_BUNDLE=None,
     # The account's clock for every time the UI shows (IANA name; the admin settings page can
     # save another, which wins). What is stored stays UTC.
     TIME_ZONE="UTC",
