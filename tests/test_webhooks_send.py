@@ -273,3 +273,14 @@ def test_call_page_masks_the_key_for_members(app, client, auth):
 def test_call_page_without_webhooks(app, admin_client):
     _, uuid, _ = make_call(app)
     assert "No webhook was sent about this call." in admin_client.get(f"/calls/{uuid}").text
+
+
+@private
+def test_send_test_with_a_pasted_call_id(app, admin_client, receiver):
+    _, uuid, _ = make_call(app)
+    data = form_data(url=receiver.url("/c?u=[call_uuid]"), test_call_uuid=f" {uuid.upper()} ")
+    shown = panel(admin_client.post("/webhooks/test", data=data, headers=HX).text)
+    assert dict(receiver.wait_for(1)[0].query) == {"u": uuid}
+    assert f"call <code>{uuid[:8]}</code>" in shown
+    bad = admin_client.post("/webhooks/test", data=form_data(test_call_uuid="nope"), headers=HX)
+    assert "A call&#39;s id looks like" in panel(bad.text)

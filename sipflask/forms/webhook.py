@@ -19,6 +19,7 @@ from functools import cached_property
 from flask import request, url_for
 from sqlalchemy import select
 
+from sipflask.account.clock import localtime
 from sipflask.core import tokens, validation, webhook_rules
 from sipflask.extensions import db
 from sipflask.forms.buyer_fields import Messages
@@ -77,7 +78,8 @@ class WebhookEditor(SecretsEditing):
                                                                              model.id)).all()
             fld.choices = [(CHOOSE, f"— {none} —")] + [(ref, name) for ref, name in rows]
         f.test_call.choices = [(SAMPLE, "A made-up sample call")] + [
-            (c.uuid, f"{c.created_at:%Y-%m-%d %H:%M} · {c.caller or 'unknown'} · {c.status}")
+            (c.uuid, f"{localtime(c.created_at, '%Y-%m-%d %H:%M')} · {c.caller or 'unknown'}"
+                     f" · {c.status}")
             for c in self.recent_calls]
 
     @cached_property
@@ -163,7 +165,7 @@ class WebhookEditor(SecretsEditing):
     @cached_property
     def unstorable_fields(self) -> dict[str, str]:
         # Sealed values are checked when unsealed (a bad one is simply empty).
-        skip = ("csrf_token", "test_call", "sealed", "signing_sealed")
+        skip = ("csrf_token", "test_call", "test_call_uuid", "sealed", "signing_sealed")
         return unstorable(self.form, skip=skip) if self.submitted else {}
 
     def forget(self) -> None:
@@ -196,7 +198,8 @@ class WebhookEditor(SecretsEditing):
             return _FILTER_FIELDS[path]
         if path == "headers":
             return HEADERS
-        if path in self.form._fields and path not in ("csrf_token", "headers", "test_call"):
+        if path in self.form._fields and path not in ("csrf_token", "headers", "test_call",
+                                                      "test_call_uuid"):
             return path
         return FORM
 

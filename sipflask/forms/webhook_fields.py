@@ -93,6 +93,7 @@ class WebhookForm(FlaskForm):
     filter_tag_value = StringField("Tag value")
     enabled = BooleanField("Enabled (sends events)")
     test_call = SelectField("Call to send", validate_choice=False)
+    test_call_uuid = StringField("Or a call's id")
 
 
 def initial_data(webhook: Webhook | None) -> dict:

@@ -72,7 +72,11 @@ def draft_webhook(ed: WebhookEditor) -> Webhook | None:
 
 def chosen_call(ed: WebhookEditor) -> tuple[Call | None, str | None]:
     """The call chosen to send (None: the made-up sample call), or the reason there is none."""
-    uuid = text(ed.form.test_call.data).strip()
+    typed = text(ed.form.test_call_uuid.data).strip().lower()
+    if typed and not _UUID_RE.match(typed):
+        return None, ("A call's id looks like 3f2c9a51-0d4e-4b7a-9c1e-5a6b7c8d9e0f (the end of "
+                      "its page's address in the call log).")
+    uuid = typed or text(ed.form.test_call.data).strip()
     if not uuid or uuid == SAMPLE:
         return None, None
     call = db.session.scalar(select(Call).where(Call.uuid == uuid)) \
