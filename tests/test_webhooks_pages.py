@@ -435,3 +435,17 @@ def test_changing_the_event_refreshes_its_messages_out_of_band(app, admin_client
 def test_a_nul_in_a_sealed_value_is_no_error(app, admin_client):
     data = form_data(**{"headers-1-sealed": "x\x00y", "signing_sealed": "\x00"})
     assert admin_client.post("/webhooks/new", data=data).status_code == 302
+
+
+def test_edit_htmx_save_and_errors(app, admin_client):
+    wid = make_webhook(app)
+    bad = admin_client.post(f"/webhooks/{wid}/edit", data=edit_data(app, wid, url="nope"),
+                            headers=HX)
+    assert bad.status_code == 422 and is_fragment(bad.text)
+    assert bad.text.strip().startswith('<form id="webhook-form"')
+    assert "must start with http://" in msg_div(bad.text, "url")
+    assert SECRET_HEADER not in bad.text and SIGNING_SECRET not in bad.text
+    good = admin_client.post(f"/webhooks/{wid}/edit", data=edit_data(app, wid, name="New name"),
+                             headers=HX)
+    assert good.status_code == 204 and good.headers["HX-Redirect"] == f"/webhooks/{wid}/edit"
+    assert stored(app, wid)["name"] == "New name"
