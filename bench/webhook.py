@@ -1,6 +1,6 @@
 """Benchmark sipflask's Twilio voice webhook against a floor app, under gunicorn.
 
-    .venv/bin/python bench/webhook.py [--db sqlite|postgres] [--quick]
+    .venv/bin/python bench/webhook.py [--db sqlite|postgres] [--quick] [--webhooks N]
 
 What it does (see docs/performance.md):
 
@@ -131,6 +131,27 @@ class Db:
         return rows[0][0] if rows else None
 
     schedules = False  # --schedules: every buyer on opening hours, with every cap set
+    webhooks = 0       # --webhooks N: N enabled webhooks on the voice webhook's events
+
+    def add_webhooks(self, count: int) -> None:
+        """``count`` enabled webhooks with no filters, half on call.started and half on
+        call.routed (the voice webhook's own events), so that every call writes ``count``
+        deliveries. They point at a closed port and no worker runs: only the cost of writing
+        them (and queueing the delivery job) is measured, as in production."""
+        self.webhooks = count
+        true = "true" if self.kind == "postgres" else "1"
+        false = "false" if self.kind == "postgres" else "0"
+        now = "now()" if self.kind == "postgres" else "CURRENT_TIMESTAMP"
+        body = ('{"call": "[call_uuid]", "campaign": [campaign_id], "caller": "[caller_number]", '
+                '"state": "[caller_state]", "buyer": "[buyer_name]"}')
+        for i in range(count):
+            event = "call.started" if i % 2 == 0 else "call.routed"
+            self.run("INSERT INTO webhooks (ref, name, event, url, method, body_format, body, "
+                     "include_key, enabled, filter_tag_key, filter_tag_value, "
+                     "signing_secret_encrypted, created_at, updated_at) VALUES "
+                     f"('bench-{i}', 'Bench {i}', '{event}', "
+                     f"'http://127.0.0.1:9/hook/[call_uuid]?sub=[sub_id]', 'POST', 'json', "
+                     f"'{body}', {false}, {true}, '', '', '', {now}, {now})")
 
     def lift_caps(self) -> None:
         false = "false" if self.kind == "postgres" else "0"
@@ -147,11 +168,21 @@ class Db:
                  f"paused = {false}, active_calls = 0, calls_today = 0, calls_hour = 0, "
                  "calls_month = 0, calls_total = 0")
 
-    def empty_calls(self) -> None:
+    def has_table(self, name: str) -> bool:
         if self.kind == "postgres":
-            self.run("TRUNCATE attempts, postbacks, calls RESTART IDENTITY")
+            return bool(self.scalar(f"SELECT to_regclass('{name}') IS NOT NULL"))
+        return bool(self.scalar(f"SELECT count(*) FROM sqlite_master WHERE name = '{name}'"))
+
+    def empty_calls(self) -> None:
+        # Webhook deliveries point at calls: they go first (the tables exist once migrated).
+        deliveries = ("webhook_delivery_tries", "webhook_deliveries") \
+            if self.has_table("webhook_deliveries") else ()
+        if self.kind == "postgres":
+            self.run(f"TRUNCATE {', '.join(deliveries + ('attempts', 'postbacks', 'calls'))} "
+                     "RESTART IDENTITY")
         else:
-            self.run("DELETE FROM attempts", "DELETE FROM postbacks", "DELETE FROM calls")
+            self.run(*(f"DELETE FROM {t}" for t in deliveries), "DELETE FROM attempts",
+                     "DELETE FROM postbacks", "DELETE FROM calls")
         self.lift_caps()
         self.settle()
 
@@ -486,6 +517,9 @@ def main(argv=None) -> int:
     ap.add_argument("--schedules", action="store_true",
                     help="put every buyer on opening hours in its own zone, with every cap set "
                          "(high enough never to refuse) and half of them counting connected calls")
+    ap.add_argument("--webhooks", type=int, default=0, metavar="N",
+                    help="configure N enabled webhooks on the voice webhook's events (half "
+                         "call.started, half call.routed): every call writes N deliveries")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the PG database at the end")
     args = ap.parse_args(argv)
 
@@ -517,10 +551,14 @@ def main(argv=None) -> int:
                "SIPFLASK_SQLALCHEMY_DATABASE_URI": uri, "SIPFLASK_TWILIO_AUTH_TOKEN": TOKEN,
                "SIPFLASK_PUBLIC_URL": PUBLIC_URL, "SIPFLASK_SECRET_KEY": "bench-" + "k" * 40,
                "SIPFLASK_PLUGINS_DIR": str(plugins_dir), "SIPFLASK_PLUGINS_ALLOW": "",
+               "SIPFLASK_JOBS_SQLITE_PATH": str(tmp / "jobs.sqlite"),
                "PYTHONPATH": str(ROOT)}
         log(f"database: {kind} ({uri.split('@')[-1]}); schema + demo data")
         flask_cli(env, "db", "upgrade")
         flask_cli(env, "demo")
+        if args.webhooks:
+            db.add_webhooks(args.webhooks)
+        results["webhooks"] = args.webhooks
         db.lift_caps()
         db.settle()
 
@@ -566,6 +604,7 @@ def main(argv=None) -> int:
         report(results)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         label = "" if args.sipflask_target == "sipflask:create_app()" and not args.sipflask_env else "-variant"
+        label += f"-webhooks{args.webhooks}" if args.webhooks else ""
         path = RESULTS / (f"webhook-{kind}-{args.worker_class}{'-quick' if args.quick else ''}"
                           f"{label}-{stamp}.json")
         path.write_text(json.dumps(results, indent=2) + "\n")

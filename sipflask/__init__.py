@@ -72,6 +72,7 @@ DEFAULTS = dict(
     THROTTLE_POSTBACK_KEY="30/minute;300/hour;2000/day",
     THROTTLE_POSTBACK_ADDRESS="20/minute;100/hour;500/day",
     THROTTLE_SIP_TEST="10/minute;60/hour",  # Test endpoint, per signed-in user
+    THROTTLE_WEBHOOK_TEST="10/minute;60/hour",  # Send test and Retry now, per signed-in user
     # Background jobs (sipflask/jobs): Redis shared by all machines, else a SQLite file in the
     # instance folder (JOBS_SQLITE_PATH overrides where).
     REDIS_URL=None,
@@ -82,6 +83,14 @@ DEFAULTS = dict(
     # /metrics: loopback, these comma-separated networks, or "Authorization: Bearer <token>".
     METRICS_ALLOW="",
     METRICS_TOKEN="",
+    # Outbound webhooks (docs/webhooks.md): private and loopback targets refused unless this is
+    # true; connect and read timeouts (seconds: "5,10", [5, 10] or one number); tries per
+    # delivery; requests one delivery run makes at once; CAs for https (None: certifi's).
+    WEBHOOKS_ALLOW_PRIVATE=False,
+    WEBHOOK_TIMEOUT=(5, 10),
+    WEBHOOK_MAX_TRIES=6,
+    WEBHOOK_CONCURRENCY=8,
+    WEBHOOK_CA_BUNDLE=None,
     # The account's clock for every time the UI shows (IANA name; the admin settings page can
     # save another, which wins). What is stored stays UTC.
     TIME_ZONE="UTC",
@@ -136,6 +145,7 @@ def create_app(test_config=None) -> Flask:
     # models registers the tables on db.metadata; commands registers the CLI.
     from sipflask import commands, models  # noqa: F401
     from sipflask.siphealth import model as _health_model  # noqa: F401
+    from sipflask.webhooks import model as _webhooks_model  # noqa: F401
     from sipflask.extensions import csrf, db, migrate
 
     db.init_app(app)

@@ -1,6 +1,6 @@
 """Throttling of the two doors anyone on the internet can knock on (docs/security.md, "Sign-in
-and sessions") and of Test endpoint, with Flask-Limiter, and the client address behind a proxy
-(werkzeug's ProxyFix).
+and sessions"), of Test endpoint and of the webhook requests the pages send, with
+Flask-Limiter, and the client address behind a proxy (werkzeug's ProxyFix).
 
 - ``POST /login``: per account (the typed email, normalised; ``THROTTLE_LOGIN_ACCOUNT``) and
   per client address (``THROTTLE_LOGIN_ADDRESS``); every attempt counts.
@@ -12,6 +12,8 @@ and sessions") and of Test endpoint, with Flask-Limiter, and the client address 
   page's saved buyer): per signed-in user, both buttons counted together
   (``THROTTLE_SIP_TEST``), so no account can make sipflask send OPTIONS and DNS queries to any
   host at will.
+- A webhook's Send test and a delivery's Retry now (blueprints/webhook_send.py): per
+  signed-in user, counted together (``THROTTLE_WEBHOOK_TEST``), for the same reason with HTTP.
 
 A refused request gets 429 with ``Retry-After``; the blueprint says it in its own words (the
 login form, the postback's JSON, Test endpoint's result panel). Counts live in
@@ -38,11 +40,14 @@ REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 REFUSED_POSTBACK = (400, 403)
 # Test endpoint's views: every POST route of the siphealth blueprint.
 SIP_TESTS = ("siphealth.test_draft", "siphealth.test_saved")
-# What the limits below cover: the sign-in form's posts, every postback, every Test endpoint.
+# Requests to webhooks sent from the pages: Send test and Retry now (blueprints/webhook_send.py).
+WEBHOOK_SENDS = ("webhook_send.test", "webhook_send.retry")
+# What the limits below cover: the sign-in form's posts, every postback, every Test endpoint,
+# every webhook request a page sends.
 LIMITED = {("auth.login", "POST"), ("postbacks.receive", "GET"), ("postbacks.receive", "POST")} \
-    | {(endpoint, "POST") for endpoint in SIP_TESTS}
+    | {(endpoint, "POST") for endpoint in SIP_TESTS + WEBHOOK_SENDS}
 LIMIT_SETTINGS = ("THROTTLE_LOGIN_ACCOUNT", "THROTTLE_LOGIN_ADDRESS", "THROTTLE_POSTBACK_KEY",
-                  "THROTTLE_POSTBACK_ADDRESS", "THROTTLE_SIP_TEST")
+                  "THROTTLE_POSTBACK_ADDRESS", "THROTTLE_SIP_TEST", "THROTTLE_WEBHOOK_TEST")
 
 
 def client_address() -> str:
@@ -166,3 +171,7 @@ def init_app(app) -> None:
                                     key_func=signed_in_user, methods=["POST"])
     for endpoint in SIP_TESTS:
         _wrap(app, endpoint, sip_test)
+    webhook_test = limiter.shared_limit(config["THROTTLE_WEBHOOK_TEST"], scope="webhook-test",
+                                        key_func=signed_in_user, methods=["POST"])
+    for endpoint in WEBHOOK_SENDS:
+        _wrap(app, endpoint, webhook_test)

@@ -151,7 +151,8 @@ def test_export_shape_and_no_secrets(runner, demo, tmp_path):
     result = runner.invoke(args=["export", str(out)])
     assert result.exit_code == 0
     doc = json.loads(out.read_text())
-    assert set(doc) == {"publishers", "campaigns", "numbers", "buyers", "inbound"}
+    assert set(doc) == {"publishers", "campaigns", "numbers", "buyers", "webhooks", "inbound"}
+    assert doc["webhooks"] == []
     assert doc["inbound"] == {"enabled": False, "name": "", "ip_whitelist": []}
     secure = next(b for b in doc["buyers"] if b["ref"] == "secure")
     assert secure["sip_password"] == "" and secure["sip_username"] == "sipflask-acme"

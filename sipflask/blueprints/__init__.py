@@ -4,7 +4,7 @@ from importlib import import_module
 BLUEPRINTS = ("auth", "home", "publishers", "campaigns", "numbers", "buyers", "webhook",
               "plugins_page", "calls", "postbacks", "inbound", "ops",
               "settings", "users", "history", "siphealth", "twilio_numbers", "twilio_check",
-              "reports", "reports_data")
+              "reports", "reports_data", "webhooks", "webhook_send")
 
 
 def register_blueprints(app):

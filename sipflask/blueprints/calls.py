@@ -1,5 +1,8 @@
 """The call log: the list (filters, paging, CSV export) and one call's full story.
 
+The detail page also shows the webhooks sent about the call (each delivery with its tries,
+"Retry now": blueprints/webhook_send.py).
+
 Both pages refresh themselves with htmx while a call they show is still live, and stop once none
 is (the partial carries its ``hx-trigger="every 3s"`` only then). SIP passwords never reach these
 templates; recorded values go through ``redact.redact`` in case one was ever typed into a URI or
@@ -26,6 +29,8 @@ from sipflask.core.redact import redact
 from sipflask.extensions import db
 from sipflask.htmx import render
 from sipflask.models import Attempt, Call, utcnow
+from sipflask.webhooks import log_view
+from sipflask.webhooks import queries as webhook_log
 
 bp = Blueprint("calls", __name__, url_prefix="/calls")
 
@@ -79,8 +84,12 @@ def detail(uuid):
     def mask(value):
         return redact(value, secrets)
 
+    deliveries = webhook_log.deliveries_for_call(call.id)
     return render("calls/detail.html", "calls/partial/detail.html", call=call,
                   headline=story.headline(call, call.attempts),
                   attempts=story.attempt_stories(call.attempts),
                   postbacks=postbacks.postbacks_for(call), live=sipcodes.is_live(call.status),
-                  poll_every=POLL_EVERY, redact=mask, sipcodes=sipcodes)
+                  poll_every=POLL_EVERY, redact=mask, sipcodes=sipcodes,
+                  deliveries=deliveries, delivery_calls={call.id: call},
+                  delivery_mask=log_view.masker([d.webhook for d in deliveries], [call],
+                                                current_user.is_admin, secrets))

@@ -18,6 +18,7 @@ from sipflask.extensions import db
 from sipflask.models import Attempt, Call
 from sipflask.monitoring import metrics
 from sipflask.siphealth import state as siphealth_state
+from sipflask.webhooks import events as webhook_events
 
 log = logging.getLogger("sipflask.calls")
 
@@ -63,6 +64,8 @@ def _record_outcome(attempt: Attempt, form: Mapping[str, str]) -> str:
     # Health-aware routing counts real calls too: a PBX that fails INVITEs goes down.
     siphealth_state.record_attempt(attempt.call.campaign_id, attempt.buyer_id,
                                    attempt.sip_code, attempt.ended_at)
+    if attempt.dial_status in store.ANSWERED:
+        webhook_events.call_answered(attempt.call, attempt)
     return status
 
 

@@ -24,6 +24,7 @@ from sipflask.core.phone import e164_number
 from sipflask.extensions import db
 from sipflask.models import Attempt, Call, new_call_key
 from sipflask.monitoring import metrics
+from sipflask.webhooks import events as webhook_events
 
 OPEN_STATUSES = ("ringing", "routing")
 ANSWERED = ("completed", "answered")  # DialCallStatus of an attempt the buyer picked up
@@ -107,6 +108,7 @@ def close_call(call: Call, status: str, source: str, duration: int | None = None
         call.ended_at = now
         call.state_source = source
         metrics.call_outcome(call.status)
+        webhook_events.call_completed(call)
     refresh_outcome(call)
 
 
@@ -123,7 +125,8 @@ def write_call(state: CallState, status: str, *, reason: str | None = None,
                ended: bool = False, routed: bool | None = None,
                skip_kinds: str | None = None) -> None:
     """Insert the call (first write) or update its status (and whether it was routed, and
-    why nobody took it: ``routed`` and ``skip_kinds`` for reports)."""
+    why nobody took it: ``routed`` and ``skip_kinds`` for reports); a call that starts, is
+    refused or finds no buyer writes its webhooks' deliveries here (``webhooks/events.py``)."""
     now = clock.now()
     values = {"status": status}
     if reason is not None:
@@ -134,7 +137,8 @@ def write_call(state: CallState, status: str, *, reason: str | None = None,
         values["routed"] = routed
     if skip_kinds is not None:
         values["skip_kinds"] = skip_kinds
-    if state.id is None:
+    inserted = state.id is None
+    if inserted:
         info = state.info
         state.created_at = now
         state.id = db.session.execute(_INSERT_CALL, dict(
@@ -149,6 +153,8 @@ def write_call(state: CallState, status: str, *, reason: str | None = None,
             **{"reason": fit(state.reason, 500), **values})).scalar_one()
     else:
         db.session.execute(update(_CALLS).where(_CALLS.c.id == state.id).values(**values))
+    # In this transaction: the call's webhooks are sent only if it is committed.
+    webhook_events.on_call_written(state, status, inserted, reason or "")
 
 
 def refuse(state: CallState, reason: str) -> None:

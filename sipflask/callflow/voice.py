@@ -25,6 +25,7 @@ from sipflask.core import callstory, capwindows, dialplan, routing, sip, twiml
 from sipflask.extensions import db
 from sipflask.models import Call
 from sipflask.monitoring import metrics
+from sipflask.webhooks import events as webhook_events
 
 log = logging.getLogger("sipflask.calls")
 
@@ -277,6 +278,7 @@ def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
     if done.plan is not None:
         if not inserted_now:
             store.write_call(state, "routing", routed=True)
+        webhook_events.call_routed(state, done.buyer_id)
         return
     skipped = done.skipped
     reason = "no buyer available" + (

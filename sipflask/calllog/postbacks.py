@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sipflask.core.validation import CONTROL_RE, TAG_KEY_RE
 from sipflask.extensions import db
 from sipflask.models import Call, Postback, utcnow
+from sipflask.webhooks import events as webhook_events
 
 log = logging.getLogger("sipflask.postbacks")
 
@@ -172,6 +173,7 @@ def apply(req: Request, method: str, remote_addr: str) -> Outcome:
     postback = Postback(call_id=call.id, digest=digest, method=method[:8],
                         params=req.public_params(), revenue=req.revenue, tags=dict(req.tags),
                         remote_addr=(remote_addr or "")[:64], received_at=utcnow())
+    first = not call.converted
     call.converted = True
     if req.revenue is not None:
         call.revenue = req.revenue
@@ -181,6 +183,9 @@ def apply(req: Request, method: str, remote_addr: str) -> Outcome:
             tags[name], sources[name] = value, "postback"
         call.tags, call.tag_sources = tags, sources
     db.session.add(postback)
+    if first:
+        # Once per call: a later postback (a revenue correction) is not another conversion.
+        webhook_events.call_converted(call)
     try:
         db.session.commit()
     except IntegrityError:

@@ -1,5 +1,5 @@
 """Command-line interface: ``flask --app sipflask
-users|buyers|numbers|demo|export|import|simulate-call|inbound|worker|history``.
+users|buyers|numbers|demo|export|import|simulate-call|inbound|worker|history|webhooks``.
 
 One module per command group, named for what it works on (``users``, ``setup`` for the JSON
 document, ``simulate``, ``inbound``); a new group gets a module of its own and one line in
@@ -8,7 +8,7 @@ document, ``simulate``, ``inbound``); a new group gets a module of its own and o
 from __future__ import annotations
 
 from sipflask.commands import (buyers, history, inbound, numbers, setup, simulate, users,
-                               worker)
+                               webhooks, worker)
 
 
 def init_app(app) -> None:
@@ -21,3 +21,4 @@ def init_app(app) -> None:
     app.cli.add_command(inbound.inbound_cli)
     app.cli.add_command(worker.worker_command)
     app.cli.add_command(history.history_cli)
+    app.cli.add_command(webhooks.webhooks_cli)

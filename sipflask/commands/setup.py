@@ -42,7 +42,8 @@ def demo_command():
 @click.command("export")
 @with_appcontext
 @click.argument("file", type=click.File("w"), default="-")
-@click.option("--with-secrets", is_flag=True, help="Include SIP passwords (in plain text).")
+@click.option("--with-secrets", is_flag=True,
+              help="Include SIP passwords and webhook secrets (in plain text).")
 @click.option("--history", "with_history", is_flag=True,
               help="Add the change history (never with secrets), for audits; import ignores it.")
 def export_command(file, with_secrets, with_history):

@@ -31,6 +31,7 @@ __all__ = [
     "BUILTIN_TOKENS",
     "tokens_used",
     "expand",
+    "pieces",
     "problems",
     "unknown_tokens",
 ]
@@ -111,6 +112,21 @@ def expand(
         return ""
 
     return _TOKEN_RE.sub(substitute, text)
+
+
+def pieces(text: str) -> list[tuple[bool, str]]:
+    """``text`` cut into ``(is_token, text)`` parts, in order, so that a caller can escape
+    each token for the place it stands in (a URL's path or query, a JSON string)."""
+    out: list[tuple[bool, str]] = []
+    pos = 0
+    for m in _TOKEN_RE.finditer(text):
+        if m.start() > pos:
+            out.append((False, text[pos:m.start()]))
+        out.append((True, m.group(0)))
+        pos = m.end()
+    if pos < len(text):
+        out.append((False, text[pos:]))
+    return out
 
 
 def _looks_like_address(content: str) -> bool:

@@ -16,6 +16,7 @@ from sipflask.core import health_rules
 from sipflask.extensions import db
 from sipflask.models import (AccountSettings, Buyer, Campaign, InboundCredential, InboundIp,
                              InboundSettings, Number, Publisher, User)
+from sipflask.webhooks.model import Webhook
 
 SET = "(set)"
 Snapshot = tuple[dict[str, Any], dict[str, Any]]
@@ -77,6 +78,23 @@ def account(row: AccountSettings) -> Snapshot:
          "twilio_api_secret": row.twilio_api_secret_encrypted or ""}
 
 
+def webhook(row: Webhook) -> Snapshot:
+    def ref(obj):
+        return obj.ref if obj is not None else None
+    return {"ref": row.ref, "name": row.name, "event": row.event, "url": row.url,
+            "method": row.method, "body_format": row.body_format or "", "body": row.body or "",
+            "headers": [{"name": h.name, "value": _flag(h.value_encrypted) if h.secret
+                         else h.value, "secret": bool(h.secret)} for h in row.headers],
+            "include_key": bool(row.include_key), "enabled": bool(row.enabled),
+            "filters": {"campaign": ref(row.filter_campaign),
+                        "publisher": ref(row.filter_publisher), "buyer": ref(row.filter_buyer),
+                        "tag_key": row.filter_tag_key or "",
+                        "tag_value": row.filter_tag_value or ""},
+            "signing_secret": _flag(row.signing_secret_encrypted)}, \
+        {"signing_secret": row.signing_secret_encrypted or "",
+         "secret_headers": tuple((h.name, h.value_encrypted) for h in row.headers if h.secret)}
+
+
 def user(row: User) -> Snapshot:
     return {"email": row.email, "role": row.role}, {"password": row.password_hash or ""}
 
@@ -103,6 +121,8 @@ KINDS: dict[type, Kind] = {
                           lambda r: "Inbound SIP settings"),
     AccountSettings: Kind("account", account, lambda r: "", lambda r: "Account settings"),
     User: Kind("user", user, lambda r: r.email, lambda r: r.email),
+    Webhook: Kind("webhook", webhook, lambda r: r.ref, lambda r: r.name,
+                  ("filter_campaign", "filter_publisher", "filter_buyer")),
 }
 RECORD_TYPES = tuple(k.name for k in KINDS.values())
 

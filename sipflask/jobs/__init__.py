@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Modules holding jobs, imported by init_app so their decorators have run before the queue is
 # built (web and worker must know the same jobs by the same names).
 JOB_MODULES = ("sipflask.jobs.heartbeat", "sipflask.siphealth.watch",
-               "sipflask.records.twilio_check")
+               "sipflask.records.twilio_check", "sipflask.webhooks.deliver")
 
 
 @dataclass

@@ -19,11 +19,13 @@ from typing import Any, Iterator
 from flask import current_app
 from sqlalchemy import select
 
-from sipflask.core import buyer_rules, inbound, jsondoc, validation
+from sipflask.core import buyer_rules, inbound, jsondoc, validation, webhook_rules
 from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, Number, Publisher
+from sipflask.records import webhooks as webhook_records
+from sipflask.webhooks.model import Webhook
 
-SECTIONS = ("publishers", "campaigns", "numbers", "buyers")
+SECTIONS = ("publishers", "campaigns", "numbers", "buyers", "webhooks")
 # Optional sections: an object each, not a list of records.
 EXTRA_SECTIONS = ("inbound",)
 # The keys each record may have: what export writes (``id`` is written and ignored). Tags and a
@@ -36,6 +38,7 @@ RECORD_KEYS = {
                "priority", "weight", "timeout", "concurrency_cap", "daily_cap", "paused",
                "hourly_cap", "monthly_cap", "total_cap", "cap_counts",
                "time_zone", "hours", "closures", "health"),
+    "webhooks": webhook_rules.RECORD_KEYS,
 }
 HEADER_KEYS = ("name", "value")
 
@@ -106,6 +109,7 @@ def validate_setup(doc: Any) -> tuple[validation.Report, dict]:
     _check_campaigns(check)
     _check_numbers(check)
     _check_buyers(check)
+    _check_webhooks(check)
     return check.report, check.clean
 
 
@@ -113,7 +117,7 @@ def _check_shape(doc: Any) -> validation.Report:
     report = validation.Report()
     if not isinstance(doc, dict):
         report.error("$", "The file must hold a JSON object with publishers, campaigns, "
-                          "numbers and buyers.")
+                          "numbers, buyers and webhooks.")
         return report
     validation.check_keys(report, doc, SECTIONS + EXTRA_SECTIONS, what="section")
     if "inbound" in doc:
@@ -215,3 +219,24 @@ def _check_credentials(sub: validation.Report, rec: dict, cleaned: dict,
                               "or stored, so calls would fail authentication (401/403). Export "
                               "with 'flask --app sipflask export --with-secrets', or set "
                               "sip_password in the file.")
+
+
+def _check_webhooks(check: _Check) -> None:
+    """Each webhook as the editor checks it; its filters may name records of the file."""
+    seen_ref: dict = {}
+    known = {"campaign": check.camp_refs, "publisher": check.pub_refs,
+             "buyer": check.buyer_refs}
+    for i, path, rec in check.records("webhooks"):
+        sub, clean = webhook_rules.check_webhook(rec, known_tokens=check.known_tags)
+        for key, refs in known.items():
+            ref = clean["filters"].get(key)
+            if ref is not None and ref not in refs:
+                sub.error(f"filters.{key}", f"No {key} with ref {ref!r}.")
+        stored = db.session.scalar(select(Webhook).where(Webhook.ref == clean["ref"])) \
+            if clean["ref"] else None
+        webhook_records.check_secrets(sub, clean, stored)
+        check.report.merged(path, sub)
+        if clean["ref"]:
+            check.unique("webhooks", i, path, "ref", clean["ref"], seen_ref)
+        if sub.ok:
+            check.clean["webhooks"].append(clean)

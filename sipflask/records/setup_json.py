@@ -1,4 +1,5 @@
-"""The whole setup (publishers, campaigns, numbers, buyers) as JSON: export, validate, import.
+"""The whole setup (publishers, campaigns, numbers, buyers, webhooks) as JSON: export, validate,
+import.
 
 The shape is a contract that users script against; keys are stable. ``ref`` is the user's own
 key and makes import idempotent (numbers are keyed by the number itself). Import checks the
@@ -19,7 +20,9 @@ from sipflask.extensions import db
 from sipflask.models import Buyer, Campaign, Number, Publisher
 from sipflask.records import inbound as inbound_settings
 from sipflask.records import routing, write
+from sipflask.records import webhooks as webhook_records
 from sipflask.records.setup_check import SECTIONS, validate_setup
+from sipflask.webhooks.model import Webhook
 
 
 class SetupError(Exception):
@@ -87,6 +90,8 @@ def export_setup(with_secrets: bool = False) -> dict[str, list[dict[str, Any]]]:
                     for n in s.scalars(select(Number).order_by(Number.id))],
         "buyers": [buyer_record(b, with_secrets)
                    for b in s.scalars(select(Buyer).order_by(Buyer.id))],
+        # Secret header values and signing secrets only --with-secrets, like SIP passwords.
+        "webhooks": webhook_records.export_webhooks(with_secrets),
         # Never the inbound credentials, even --with-secrets: they belong to the partner.
         "inbound": inbound_settings.export_settings(),
     }
@@ -112,7 +117,7 @@ def _find(model, key_attr: str, key, **new):
 
 # Each section's key in the document and on the row: what "already exists" means.
 _KEYS = {"publishers": (Publisher, "ref"), "campaigns": (Campaign, "ref"),
-         "numbers": (Number, "number"), "buyers": (Buyer, "ref")}
+         "numbers": (Number, "number"), "buyers": (Buyer, "ref"), "webhooks": (Webhook, "ref")}
 
 
 def _without_existing(doc: Any) -> tuple[Any, dict[str, list[str]]]:
@@ -210,6 +215,11 @@ def _write(clean: dict, result: ImportResult) -> None:
                                      rec["tags"])
         db.session.flush()
         _tally(result, "numbers", created, changed)
+    for rec in clean["webhooks"]:  # last: their filters name any of the above
+        obj, created = _find(Webhook, "ref", rec["ref"])
+        changed = webhook_records.write_webhook(obj, rec)
+        db.session.flush()
+        _tally(result, "webhooks", created, changed)
 
 
 def _stored(model, ref: str):

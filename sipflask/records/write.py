@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Callable
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sipflask.core import capwindows
@@ -18,6 +19,7 @@ from sipflask.extensions import db
 from sipflask import history
 from sipflask.models import Buyer, BuyerHeader, Campaign, Number, Publisher
 from sipflask.siphealth import state
+from sipflask.webhooks.model import Webhook
 
 # Shown when the database refuses a write the checks allowed: a unique value taken between the
 # check and the commit, by another request.
@@ -134,9 +136,19 @@ def set_paused(buyer: Buyer, paused: bool) -> bool:
     return assign(buyer, {"paused": paused})
 
 
+def _filtered_webhooks_go(**where) -> None:
+    """Webhooks filtered to a record being deleted go with it (the database would cascade
+    anyway): recorded in the history, rather than firing for every record's calls."""
+    for hook in db.session.scalars(select(Webhook).filter_by(**where)):
+        history.track_delete(hook)
+        db.session.delete(hook)
+
+
 def delete_buyer(buyer: Buyer) -> None:
     """Delete (no commit): its routing entries and headers go with it, so the campaigns it was
-    on change too; past calls keep their attempts, without the buyer."""
+    on change too; past calls keep their attempts, without the buyer; webhooks filtered to it
+    are deleted."""
+    _filtered_webhooks_go(filter_buyer_id=buyer.id)
     for entry in buyer.routing:
         if entry.campaign is not None:
             history.track(entry.campaign)
@@ -145,6 +157,7 @@ def delete_buyer(buyer: Buyer) -> None:
 
 
 def delete_campaign(campaign: Campaign) -> None:
+    _filtered_webhooks_go(filter_campaign_id=campaign.id)
     history.track_delete(campaign)
     db.session.delete(campaign)
 
@@ -155,7 +168,8 @@ def delete_number(number: Number) -> None:
 
 
 def delete_publisher(publisher: Publisher) -> None:
-    """Delete (no commit); its numbers stay, without a publisher."""
+    """Delete (no commit); its numbers stay, without a publisher; webhooks filtered to it go."""
+    _filtered_webhooks_go(filter_publisher_id=publisher.id)
     for number in publisher.numbers:
         history.track(number)
     history.track_delete(publisher)

@@ -32,8 +32,8 @@
   document.addEventListener("input", function (e) { if (e.target.id === "number") syncSip(); });
   document.addEventListener("htmx:afterSettle", syncSip);
 
-  /* Buyer editor: a token button ([data-token]) inserts its token at the cursor of the last
-     field that takes tokens ([data-tokens]), else into the Number. */
+  /* Buyer and webhook editors: a token button ([data-token]) inserts its token at the cursor
+     of the last field that takes tokens ([data-tokens]), else into the Number or the URL. */
   var lastTokenField = null;
   document.addEventListener("focusin", function (e) {
     if (e.target.matches && e.target.matches("[data-tokens]")) lastTokenField = e.target;
@@ -43,7 +43,7 @@
     if (!button) return;
     e.preventDefault();
     var field = lastTokenField && document.body.contains(lastTokenField)
-      ? lastTokenField : document.getElementById("number");
+      ? lastTokenField : document.getElementById("number") || document.getElementById("url");
     if (!field) return;
     var token = button.dataset.token;
     var start = field.selectionStart == null ? field.value.length : field.selectionStart;
@@ -53,5 +53,14 @@
     field.setSelectionRange(start + token.length, start + token.length);
     field.dispatchEvent(new Event("input", {bubbles: true}));
     field.dispatchEvent(new KeyboardEvent("keyup", {bubbles: true}));
+  });
+
+  /* Webhook editor: a header row's value is a password field while "Secret" is ticked. */
+  document.addEventListener("change", function (e) {
+    var box = e.target;
+    if (!box.matches || !box.matches(".header-secret input[type=checkbox]")) return;
+    var row = box.closest(".webhook-header-row");
+    var value = row && row.querySelector("input[name$='-value']");
+    if (value) value.type = box.checked ? "password" : "text";
   });
 })();

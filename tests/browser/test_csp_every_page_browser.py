@@ -7,6 +7,7 @@ Chromium reports a refused inline script, handler, style or eval as a console me
 ``securitypolicyviolation`` event, added before any page script runs, reports it a second way.
 """
 import time
+import uuid as uuidlib
 
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +15,8 @@ from playwright.sync_api import expect
 from sipflask.extensions import db
 from sipflask.history.model import ChangeRecord
 from sipflask.models import Call, InboundSettings, Number, User
+from sipflask.records.webhooks import save_webhook
+from sipflask.webhooks.model import Delivery, DeliveryTry
 from tests.support.browser import EMAIL, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -46,8 +49,9 @@ document.addEventListener("securitypolicyviolation", function (e) {
 
 @pytest.fixture
 def crawl_app(live_app):
-    """The browser tests' demo app, plus a member, a few calls (detail pages with attempts) and
-    inbound SIP turned on (the numbers pages then show their SIP addresses and copy buttons)."""
+    """The browser tests' demo app, plus a member, a few calls (detail pages with attempts),
+    inbound SIP turned on (the numbers pages then show their SIP addresses and copy buttons) and
+    a webhook with a delivery (its page's log, the call page's Webhooks section)."""
     runner = live_app.test_cli_runner()
     for outcomes in (["busy:486", "completed::42"], ["no-answer"]):
         args = ["simulate-call", "--to", "+18882223333", "--from", "+14155552671"]
@@ -60,6 +64,20 @@ def crawl_app(live_app):
         member.set_password(PASSWORD)
         db.session.add(member)
         db.session.add(InboundSettings(id=1, enabled=True, name="acme"))
+        db.session.commit()
+        # A webhook with a secret header, and a failed delivery on a call: /webhooks/<id>/edit
+        # and /log show the log, the call's page its Webhooks section.
+        webhook, report = save_webhook(None, {
+            "ref": "crawl", "name": "Crawl", "event": "call.completed",
+            "url": "https://crm.example.com/hook?id=[call_uuid]",
+            "headers": [{"name": "Authorization", "value": "Bearer x-123456", "secret": True}]})
+        assert webhook is not None, report.errors
+        call_id = db.session.scalar(db.select(Call.id).order_by(Call.id))
+        delivery = Delivery(uuid=str(uuidlib.uuid4()), webhook_id=webhook.id, call_id=call_id,
+                            event="call.completed", state="failed", tries=1, last_status=500)
+        delivery.tries_made = [DeliveryTry(status=500, duration_ms=80, error="HTTP 500",
+                                           request_summary={"method": "POST", "url": "x"})]
+        db.session.add(delivery)
         db.session.commit()
     return live_app
 
