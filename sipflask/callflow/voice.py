@@ -7,10 +7,9 @@ wrong, and records why on the call.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Mapping
 
@@ -139,7 +138,7 @@ def _candidates(buyers: dict, tried: set, when) -> list[routing.Candidate]:
     current = caps.current(doubtful)
     for i, c in enumerate(cands):
         if c.buyer_id in current:
-            fresh = dataclasses.replace(buyers[c.buyer_id], **current[c.buyer_id])
+            fresh = replace(buyers[c.buyer_id], **current[c.buyer_id])
             cands[i] = availability.candidate(fresh, availability.windows_of(fresh, when),
                                               c.tried)
     return cands
