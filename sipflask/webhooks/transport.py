@@ -71,14 +71,14 @@ def _pool(scheme: str, address: str, port: int, host: str, timeout, ca_bundle: s
 
 
 def _error(exc: Exception) -> str:
+    if isinstance(exc, u3.NewConnectionError):  # before its base class, ConnectTimeoutError
+        return f"connection failed: {exc}"[:300]
     if isinstance(exc, u3.ConnectTimeoutError):
         return "connect timeout"
     if isinstance(exc, (u3.ReadTimeoutError, socket.timeout, TimeoutError)):
         return "read timeout"
     if isinstance(exc, u3.SSLError):
         return f"TLS error: {exc}"[:300]
-    if isinstance(exc, u3.NewConnectionError):
-        return f"connection failed: {getattr(exc, 'reason', None) or exc}"[:300]
     if isinstance(exc, u3.ProtocolError):
         return f"connection error: {exc.args[-1] if exc.args else exc}"[:300]
     return f"connection error: {type(exc).__name__}: {exc}"[:300]
