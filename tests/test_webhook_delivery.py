@@ -140,6 +140,14 @@ def test_a_slow_receiver_times_out_and_is_tried_again(app, rx):
     assert run(app, only(app)["next_try_at"]) == {"delivered": 1}
 
 
+def test_a_closed_port_is_a_connection_error_tried_again(app):
+    make_hook(app, "call.started", "http://127.0.0.1:9/closed")
+    queue_event(app)
+    assert run(app) == {"pending": 1}
+    assert only(app)["last_error"].startswith("connection failed:")
+    assert "refused" in only(app)["last_error"].lower()
+
+
 def test_a_restart_between_tries_loses_nothing(app, rx):
     make_hook(app, "call.started", rx.url())
     rx.answer(Reply(500), Reply(500))

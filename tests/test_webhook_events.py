@@ -6,14 +6,15 @@ import time
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from sipflask.callflow import caps
 from sipflask.core.webhook_rules import EVENTS
 from sipflask.extensions import db
 from sipflask.jobs.queue import get_queue, run_due
 from sipflask.models import Buyer, Call, Campaign, Publisher
-from sipflask.webhooks.model import Delivery
+from sipflask.webhooks import events
+from sipflask.webhooks.model import Delivery, Webhook
 from tests.support.outbound import deliveries, make_hook, run
 from tests.support.receiver import Receiver
 from tests.support.webhook import (AUTO, CALLER, MEDICARE, dial_action, parse, pause_all_but,
@@ -212,14 +213,42 @@ def test_enabled_webhooks_are_cached_and_forgotten_on_save(client, demo, rx):
     make_hook(demo, "call.started", rx.url())  # saved here: this process forgets at once
     parse(voice(client, sid="CA" + "3" * 32))
     assert len(deliveries(demo, "call.started")) == 1
-    with demo.app_context():  # another process's save: seen when the cache time is up
-        db.session.execute(text("UPDATE webhooks SET enabled = false"))
+    with demo.app_context():  # another process adds one: seen when the cache time is up
+        db.session.execute(insert(Webhook.__table__).values(
+            ref="other", name="Other", event="call.started", url=rx.url(), method="POST",
+            body_format="", body="", include_key=False, enabled=True, filter_tag_key="",
+            filter_tag_value="", signing_secret_encrypted=""))
         db.session.commit()
     parse(voice(client, sid="CA" + "4" * 32))
     assert len(deliveries(demo, "call.started")) == 2
     demo.extensions.pop("sipflask.webhooks.enabled")  # as when the 60 s have passed
     parse(voice(client, sid="CA" + "5" * 32))
-    assert len(deliveries(demo, "call.started")) == 2
+    assert len(deliveries(demo, "call.started")) == 4
+    with demo.app_context():  # another process disables them: seen when the time is up too
+        db.session.execute(text("UPDATE webhooks SET enabled = false"))
+        db.session.commit()
+    parse(voice(client, sid="CA" + "6" * 32))
+    assert len(deliveries(demo, "call.started")) == 6
+    demo.extensions.pop("sipflask.webhooks.enabled")
+    parse(voice(client, sid="CA" + "7" * 32))
+    assert len(deliveries(demo, "call.started")) == 6
+    assert run(demo) == {"failed": 6}  # a disabled webhook sends nothing more
+    assert {d["last_error"] for d in deliveries(demo)} == {"the webhook is disabled"}
+
+
+def test_a_webhook_deleted_meanwhile_never_fails_a_call(client, demo, rx):
+    make_hook(demo, "call.started", rx.url())
+    pause_all_but(demo, "queue")
+    with demo.app_context():
+        hooks = events.enabled_hooks("call.started")  # as another process has them cached
+        db.session.execute(Webhook.__table__.delete())
+        db.session.commit()
+    with demo.app_context():
+        demo.extensions["sipflask.webhooks.enabled"] = (
+            time.monotonic() + 60, {"call.started": hooks})
+    assert parse(voice(client)).find("Dial") is not None
+    assert len(deliveries(demo)) == 1  # written for the webhook as the cache had it
+    assert run(demo) == {} and deliveries(demo) == [] and rx.requests == []  # then dropped
 
 
 def test_a_commit_with_deliveries_queues_the_delivery_job(client, demo, rx):

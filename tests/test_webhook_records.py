@@ -11,8 +11,8 @@ from sipflask.history.model import ChangeRecord
 from sipflask.models import Campaign
 from sipflask.records import webhooks as webhook_records
 from sipflask.records import write
-from sipflask.webhooks.model import Webhook
-from tests.support.outbound import SECRET, deliveries, hook_named, make_hook
+from sipflask.webhooks.model import DeliveryTry, Webhook
+from tests.support.outbound import SECRET, deliveries, hook_named, make_hook, run
 from tests.support.receiver import Receiver, Reply
 from tests.support.webhook import parse, pause_all_but, the_call, voice
 
@@ -95,6 +95,19 @@ def test_changes_are_in_the_history_with_secrets_only_as_changed(demo):
                                             "change": "changed"}
         text = json.dumps([r.changes for r in rows] + [r.snapshot for r in rows])
         assert SECRET not in text and TOKEN not in text
+
+
+def test_deleting_a_webhook_deletes_its_delivery_log(demo, client):
+    make_hook(demo, "call.started", "https://x.example.com/", "gone")
+    make_hook(demo, "call.started", "https://x.example.com/", "kept")
+    parse(voice(client))
+    run(demo)  # refused (no DNS for x.example.com here, or a public address): logged
+    assert len(deliveries(demo)) == 2
+    with demo.app_context():
+        webhook_records.delete_webhook(db.session.scalar(select(Webhook).where(
+            Webhook.ref == "gone")))
+        assert db.session.scalar(select(func.count()).select_from(DeliveryTry)) == 1
+    assert [d["webhook_id"] for d in deliveries(demo)] == [hook_named(demo, "kept").id]
 
 
 def test_deleting_the_filtered_record_deletes_the_webhook_with_its_history(demo):

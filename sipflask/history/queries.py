@@ -15,9 +15,9 @@ from sipflask.extensions import db
 from sipflask.history.model import ChangeRecord
 from sipflask.history.snapshots import RECORD_TYPES
 
-# Record types a member may read the history of: the ones their pages show. Users, inbound SIP
-# and account settings are admin business.
-MEMBER_TYPES = ("buyer", "campaign", "number", "publisher")
+# Record types a member may read the history of: the ones their pages show and edit. Users,
+# inbound SIP and account settings are admin business.
+MEMBER_TYPES = ("buyer", "campaign", "number", "publisher", "webhook")
 SECTION_SIZE = 10
 MAX_TEXT = 100
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import delete, inspect, or_, select
 from sqlalchemy.orm import selectinload
 
 from sipflask import jobs
@@ -55,6 +55,13 @@ def _load(ids: list[int]) -> list[Delivery]:
         .order_by(Delivery.id).execution_options(populate_existing=True)))
 
 
+def _drop(ids: list[int]) -> None:
+    """Deliveries whose webhook was deleted as they were written (another process's cache):
+    they go, as the webhook's whole log did."""
+    if ids:
+        db.session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
+
+
 def _run(jobs_: list[tries.Job], conf: tries.Settings, at: datetime | None) -> list[TryResult]:
     """Send claimed jobs (in threads when there are several) and store each result."""
     db.session.commit()  # the claims are stored; no connection is held while sending
@@ -88,7 +95,9 @@ def deliver_due(limit: int = 100, at: datetime | None = None) -> dict:
         db.session.commit()
         if not won:
             continue
-        jobs_ = [tries.prepare_job(d, now, conf.max_tries) for d in _load(won)]
+        loaded = _load(won)
+        jobs_ = [tries.prepare_job(d, now, conf.max_tries) for d in loaded if d.webhook]
+        _drop([d.id for d in loaded if d.webhook is None])
         for result in _run(jobs_, conf, at):
             counts[result.state] = counts.get(result.state, 0) + 1
         now = at or utcnow()
@@ -126,14 +135,19 @@ def deliver_now() -> dict:
 
 def retry_now(delivery: Delivery, at: datetime | None = None) -> TryResult | None:
     """Send one delivery again now, whatever its state (the delivery log's "Retry now"); None
-    when a worker is sending it at this moment."""
+    when a worker is sending it at this moment (or its webhook is gone)."""
     conf = tries.settings()
     now = at or utcnow()
     won = tries.claim(delivery.id, now, conf.lease, due_only=False)
     db.session.commit()
     if not won:
         return None
-    job = tries.prepare_job(_load([delivery.id])[0], now, max(conf.max_tries, delivery.tries + 1))
+    [loaded] = _load([delivery.id])
+    if loaded.webhook is None:
+        _drop([loaded.id])
+        db.session.commit()
+        return None
+    job = tries.prepare_job(loaded, now, max(conf.max_tries, loaded.tries))
     results = _run([job], conf, at)
     return results[0] if results else None
 

@@ -4,7 +4,8 @@ and what was sent (``webhook_deliveries`` and each of their tries).
 ``records/webhooks.py`` is the only writer of the setup tables. A delivery row is written in the
 same transaction as the call's own write (``webhooks/events.py``: the outbox), so a call that is
 rolled back sends nothing and a committed one is never forgotten; ``webhooks/deliver.py`` sends
-it from the job runner and records every try.
+it from the job runner and records every try. A delivery names its webhook by id without a
+foreign key (see ``Delivery.webhook_id``).
 
 The filters point at campaigns, publishers and buyers with ``ON DELETE CASCADE``: a webhook
 filtered to a publisher must never start firing for every publisher's calls because its
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        text)
+                        delete, event, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sipflask import crypto
@@ -119,7 +120,10 @@ class Delivery(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)  # X-Sipflask-Delivery
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    # Not a foreign key, on purpose: the call's transaction inserts this row, and a webhook
+    # deleted by another process within its cache time must not fail the call. Deleting a
+    # webhook deletes its deliveries (below); the job drops any left without one.
+    webhook_id: Mapped[int] = mapped_column(Integer)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
     event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -132,7 +136,8 @@ class Delivery(db.Model):
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(String(500), default="")
 
-    webhook: Mapped[Webhook] = relationship()
+    webhook: Mapped[Webhook | None] = relationship(
+        primaryjoin="foreign(Delivery.webhook_id) == Webhook.id", viewonly=True)
     tries_made: Mapped[list[DeliveryTry]] = relationship(
         back_populates="delivery", order_by="DeliveryTry.id", cascade="all, delete-orphan",
         passive_deletes=True)
@@ -166,3 +171,10 @@ class DeliveryTry(db.Model):
     response_body: Mapped[str] = mapped_column(Text, default="")  # the first 2 kB
 
     delivery: Mapped[Delivery] = relationship(back_populates="tries_made")
+
+
+@event.listens_for(Webhook, "after_delete")
+def _deliveries_go_too(mapper, connection, target: Webhook) -> None:
+    """A deleted webhook's deliveries (and, by their foreign key, their tries) go with it."""
+    connection.execute(delete(Delivery.__table__).where(
+        Delivery.__table__.c.webhook_id == target.id))

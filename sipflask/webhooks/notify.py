@@ -2,9 +2,9 @@
 seconds, not at the next minute's run, without the request that made the call waiting for it.
 
 Queueing is a write to the job queue (a file on SQLite, a round trip to Redis): it is done by
-one small thread per process, woken by :func:`poke`. Pokes that arrive while it queues are
-folded into one more queueing right after, so a burst of calls queues a few jobs, not one
-each, and every commit is followed by a queueing that comes after it. The thread ends after a
+one small thread per process, woken by :func:`poke`. Pokes that arrive while it queues (or in
+the half second after) are folded into one more queueing, so a burst of calls queues a couple
+of jobs a second, not one each, and every commit is followed by a queueing that comes after it. The thread ends after a
 minute with nothing to do and starts again on the next poke (so a forked worker starts its own).
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ import logging
 import threading
 import time
 
-__all__ = ["poke", "IDLE_SECONDS"]
+__all__ = ["poke", "IDLE_SECONDS", "QUEUE_PAUSE"]
 
 log = logging.getLogger("sipflask.webhooks")
 
 IDLE_SECONDS = 60.0
+QUEUE_PAUSE = 0.5
 _KEY = "sipflask.webhooks.notifier"
 _start_lock = threading.Lock()
 
@@ -53,7 +54,9 @@ class _Notifier:
             except Exception as exc:  # noqa: BLE001  the minute's run sends them anyway
                 log.warning("could not queue webhook deliveries: %s: %s", type(exc).__name__,
                             str(exc)[:200])
-            time.sleep(0.05)  # let a burst's other commits fold into the next queueing
+            # Pokes meanwhile fold into one more queueing after this pause: at most a few a
+            # second per process, however busy, and still after every commit that poked.
+            time.sleep(QUEUE_PAUSE)
 
 
 def notifier(app) -> _Notifier:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from sipflask.extensions import db
-from sipflask.webhooks.model import Delivery
+from sipflask.webhooks.model import Delivery, Webhook
 
 __all__ = ["Page", "deliveries_for_webhook", "deliveries_for_call", "latest_for_webhooks",
            "PER_PAGE"]
@@ -41,7 +41,8 @@ def deliveries_for_call(call_id: int) -> list[Delivery]:
     """Every delivery of the call's events, in the order they happened, with their webhook
     and tries loaded."""
     return list(db.session.scalars(
-        select(Delivery).where(Delivery.call_id == call_id)
+        select(Delivery).join(Webhook, Webhook.id == Delivery.webhook_id)
+        .where(Delivery.call_id == call_id)
         .options(selectinload(Delivery.tries_made), selectinload(Delivery.webhook))
         .order_by(Delivery.id)))
 

@@ -4,7 +4,8 @@ Revision ID: d2f8b4c6a913
 Revises: c6e1a9d3f472
 Create Date: 2026-12-10 12:00:00
 
-New tables only: nothing existing changes, and no webhook exists until one is set up.
+New tables only: nothing existing changes, and no webhook exists until one is set up. A
+delivery's webhook_id is not a foreign key on purpose (sipflask/webhooks/model.py).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -88,8 +89,6 @@ def _deliveries(ts):
                            name=op.f('ck_webhook_deliveries_state')),
         sa.ForeignKeyConstraint(['call_id'], ['calls.id'], ondelete='SET NULL',
                                 name=op.f('fk_webhook_deliveries_call_id_calls')),
-        sa.ForeignKeyConstraint(['webhook_id'], ['webhooks.id'], ondelete='CASCADE',
-                                name=op.f('fk_webhook_deliveries_webhook_id_webhooks')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
         sa.UniqueConstraint('uuid', name=op.f('uq_webhook_deliveries_uuid')))
     op.create_index('ix_webhook_deliveries_due', 'webhook_deliveries', ['next_try_at'],
