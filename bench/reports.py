@@ -3,14 +3,15 @@
     .venv/bin/python bench/reports.py [--db sqlite|postgres|both] [--rows N] [--reuse]
 
 1. A fresh database (PostgreSQL ``sipflask_bench_reports``, its own so that a webhook benchmark
-   running meanwhile keeps ``sipflask_bench``; SQLite in a temporary directory), ``flask db
-   upgrade``, ``flask demo``, then the webhook benchmark's bulk loader (``bench/webhook.py``
-   ``Db.bulk_load``): 1,000,000 calls, one every 7 s back from now (81 days), ~1.2 attempts each
-   (30 % with a busy first buyer), 1 in 7 converted; then a caller state tag on 9 in 10 and the
-   report columns filled by the migration's own backfill (c6e1a9d3f472).
+   running meanwhile keeps ``sipflask_bench``; SQLite in a temporary directory) at the revision
+   before reports (``flask db upgrade b8d4f0a2c365``), ``flask demo``, the webhook benchmark's
+   bulk loader (``bench/webhook.py`` ``Db.bulk_load``): 1,000,000 calls, one every 7 s back from
+   now (81 days), ~1.2 attempts each (30 % with a busy first buyer), 1 in 7 converted; a caller
+   state tag on 9 in 10; then ``flask db upgrade``: the reports migration (c6e1a9d3f472) fills
+   its columns and builds its indexes, as on a deployment that upgrades (timed).
 2. In this process, on the account clock of America/New_York: every 30-day report (each
-   grouping), the overview's queries (today's report and hourly series, the 7-day series) and the
-   30-day series, each timed ``--repeat`` times after one warm-up (the query and building rows,
+   grouping), the overview's queries (:func:`overview`) and the 30-day series, each timed
+   ``--repeat`` times after one warm-up (the query and building rows,
    what a request spends in sipflask). Baseline, measured in the same run:
    ``SELECT count(*)`` of the same 30 days' calls.
 3. Prints the figures (median and best, and the ratio to the baseline), the goals (PostgreSQL:
@@ -138,12 +139,30 @@ def workloads(today: date) -> dict:
     work = {}
     for group in query.GROUPS + ("tag:vertical",):
         work[f"report:{group}"] = lambda g=group: query.build_report(g, first, today)
-    work["overview"] = lambda: (query.build_report("campaign", today, today),
-                                series.outcome_series(today, today, "hour"),
-                                series.outcome_series(today - timedelta(days=6), today, "day"))
+    work["overview"] = lambda: overview(today)
     work["series:30 days by day"] = lambda: series.outcome_series(first, today, "day")
     work["series:revenue 30 days"] = lambda: series.revenue_series(first, today)
     return work
+
+
+def overview(today: date):
+    """What the overview (``/``) asks the database: the record counts it has always shown,
+    today's report by campaign, today's calls per hour by outcome (its chart), and the live
+    strip where this checkout has one (``calllog/live.py``)."""
+    from sqlalchemy import func, select
+
+    from sipflask.extensions import db
+    from sipflask.models import Buyer, Call, Campaign, Number, Publisher
+    from sipflask.reports import query, series
+    for model in (Campaign, Number, Publisher, Buyer, Call):
+        db.session.scalar(select(func.count()).select_from(model))
+    query.build_report("campaign", today, today)
+    series.outcome_series(today, today, "hour")
+    try:
+        from sipflask.calllog.live import live_strip
+    except ImportError:
+        return
+    live_strip()
 
 
 def baseline(today: date):

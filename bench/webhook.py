@@ -521,6 +521,9 @@ def main(argv=None) -> int:
                     help="configure N enabled webhooks on the voice webhook's events (half "
                          "call.started, half call.routed): every call writes N deliveries")
     ap.add_argument("--keep-db", action="store_true", help="do not drop the PG database at the end")
+    ap.add_argument("--pg-db", default=PG_DB,
+                    help=f"PostgreSQL database to (re)create and drop (default {PG_DB}); another "
+                         "name lets two benchmarks run side by side")
     args = ap.parse_args(argv)
 
     kind = args.db or ("postgres" if pg_reachable() else "sqlite")
@@ -544,8 +547,8 @@ def main(argv=None) -> int:
                     "platform": platform.platform(), "cpu": cpu_model()},
     }
     try:
-        uri = make_database(kind, tmp)
-        db = Db(kind, uri)
+        uri = make_database(kind, tmp, args.pg_db)
+        db = Db(kind, uri, args.pg_db)
         db.schedules = results["schedules"] = args.schedules
         env = {**os.environ,
                "SIPFLASK_SQLALCHEMY_DATABASE_URI": uri, "SIPFLASK_TWILIO_AUTH_TOKEN": TOKEN,
@@ -616,9 +619,9 @@ def main(argv=None) -> int:
         if kind == "postgres" and not args.keep_db:
             try:
                 with pg_connect("postgres") as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+                    conn.execute(f"DROP DATABASE IF EXISTS {args.pg_db} WITH (FORCE)")
             except Exception as exc:  # noqa: BLE001
-                log(f"could not drop {PG_DB}: {exc}")
+                log(f"could not drop {args.pg_db}: {exc}")
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -58,9 +58,9 @@ class _Tally:
 
     def settle(self, rows: list[Row], totals: Row) -> None:
         whole_codes, whole_skips = Counter(), Counter()
-        for key, c in self.codes.items():
+        for c in self.codes.values():
             whole_codes.update(c)
-        for key, c in self.skips.items():
+        for c in self.skips.values():
             whole_skips.update(c)
         for row in rows:
             row.sip_codes = _top(self.codes.get(id(row), Counter()))
