@@ -241,6 +241,7 @@ def _reserve(state: CallState, done: _Round, buyer, row: dict, when) -> bool:
                cap_hour=windows.hour, cap_day=windows.day, cap_month=windows.month)
     store.insert_attempts(state.id, done.rows + [row])
     done.rows = []
+    routed = webhook_events.call_routed(state, buyer, row["position"] + 1)  # before the lock
     # The routing snapshot may be stale (or cached): the database has the last word on
     # caps and pauses, and the refusal's words come from the buyer's current row.
     taken = caps.take(buyer.id, windows)
@@ -254,6 +255,7 @@ def _reserve(state: CallState, done: _Round, buyer, row: dict, when) -> bool:
         return True
     refused = availability.refusal(buyer, when)
     store.delete_attempt(state.id, row["position"])
+    webhook_events.take_back(state.id, routed)
     done.skipped.append(_skip(buyer, refused))
     metrics.skip(caps.refusal_kind(refused))
     return False
@@ -278,7 +280,6 @@ def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
     if done.plan is not None:
         if not inserted_now:
             store.write_call(state, "routing")
-        webhook_events.call_routed(state, done.buyer_id)
         return
     skipped = done.skipped
     reason = "no buyer available" + (
