@@ -109,6 +109,24 @@ def test_routed_fires_once_per_attempt(client, demo, every_event):
     assert answered["payload"]["buyer_id"] == routed[1]["buyer_id"]
 
 
+def test_a_reservation_refused_at_the_last_moment_takes_its_routed_delivery_back(
+        client, demo, every_event, monkeypatch):
+    pause_all_but(demo, "queue", "secure")
+    real, refused = caps.take, []
+
+    def take(buyer_id, windows):  # another call took the last slot meanwhile
+        if not refused:
+            refused.append(buyer_id)
+            return None
+        return real(buyer_id, windows)
+    monkeypatch.setattr(caps, "take", take)
+    assert parse(voice(client)).find("Dial") is not None
+    [routed] = deliveries(demo, "call.routed")
+    assert routed["payload"]["buyer_id"] != str(refused[0])
+    assert routed["payload"]["attempt"] == "1"
+    assert len(deliveries(demo, "call.started")) == 1
+
+
 def test_no_buyer_ends_with_no_buyer_not_completed(client, demo, every_event):
     pause_all_but(demo)
     parse(voice(client))

@@ -60,12 +60,12 @@ def _record_outcome(attempt: Attempt, form: Mapping[str, str]) -> str:
     attempt.duration = _int_or_none(form.get("DialCallDuration"))
     attempt.ended_at = clock.now()
     metrics.attempt_sip_code(attempt.sip_code)
+    if attempt.dial_status in store.ANSWERED:
+        webhook_events.call_answered(attempt.call, attempt)  # before release locks the buyer
     caps.release(attempt, answered=attempt.dial_status in store.ANSWERED)
     # Health-aware routing counts real calls too: a PBX that fails INVITEs goes down.
     siphealth_state.record_attempt(attempt.call.campaign_id, attempt.buyer_id,
                                    attempt.sip_code, attempt.ended_at)
-    if attempt.dial_status in store.ANSWERED:
-        webhook_events.call_answered(attempt.call, attempt)
     return status
 
 

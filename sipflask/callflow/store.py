@@ -94,12 +94,11 @@ def close_call(call: Call, status: str, source: str, duration: int | None = None
     """The call ended (``status`` as Twilio says it): give back every slot its attempts hold
     and record the final state, once. The caller holds the call's lock and commits."""
     now = clock.now()
-    for attempt in sorted(call.attempts, key=lambda a: a.buyer_id or 0):  # one lock order
+    attempts = sorted(call.attempts, key=lambda a: a.buyer_id or 0)  # one lock order
+    for attempt in attempts:
         if attempt.dial_status is None and attempt.buyer_id is not None:
             attempt.dial_status = "completed" if status == "completed" else "canceled"
             attempt.ended_at = now
-        if attempt.holds_slot or attempt.cap_place:
-            caps.release(attempt, answered=attempt.dial_status in ANSWERED)
     if call.status in OPEN_STATUSES:
         call.status = fit(status, 32)
     if duration is not None or call.duration is None:
@@ -108,7 +107,10 @@ def close_call(call: Call, status: str, source: str, duration: int | None = None
         call.ended_at = now
         call.state_source = source
         metrics.call_outcome(call.status)
-        webhook_events.call_completed(call)
+        webhook_events.call_completed(call)  # before the releases lock buyers' rows
+    for attempt in attempts:
+        if attempt.holds_slot or attempt.cap_place:
+            caps.release(attempt, answered=attempt.dial_status in ANSWERED)
     refresh_outcome(call)
 
 

@@ -1,10 +1,8 @@
 """The voice webhook: a call arrives, is recorded and dialled to the next eligible buyer.
 
-:func:`start_call` answers ``POST /twilio/voice`` (and a repeat of it, see :func:`answer_again`);
-:func:`route_next` picks, reserves and dials a buyer, and is also what the dial-action callback
-runs when an attempt failed. Every function returns TwiML that Twilio accepts, whatever goes
-wrong, and records why on the call.
-"""
+:func:`start_call` answers ``POST /twilio/voice`` (and a repeat, :func:`answer_again`);
+:func:`route_next` picks, reserves and dials a buyer, and is what the dial-action callback runs
+when an attempt failed. Every function returns TwiML Twilio accepts, whatever goes wrong."""
 from __future__ import annotations
 
 import logging
@@ -240,6 +238,7 @@ def _reserve(state: CallState, done: _Round, buyer, row: dict, when) -> bool:
                cap_hour=windows.hour, cap_day=windows.day, cap_month=windows.month)
     store.insert_attempts(state.id, done.rows + [row])
     done.rows = []
+    routed = webhook_events.call_routed(state, buyer, row["position"] + 1)  # before the lock
     # The routing snapshot may be stale (or cached): the database has the last word on
     # caps and pauses, and the refusal's words come from the buyer's current row.
     taken = caps.take(buyer.id, windows)
@@ -253,6 +252,7 @@ def _reserve(state: CallState, done: _Round, buyer, row: dict, when) -> bool:
         return True
     refused = availability.refusal(buyer, when)
     store.delete_attempt(state.id, row["position"])
+    webhook_events.take_back(state.id, routed)
     done.skipped.append(_skip(buyer, refused))
     metrics.skip(caps.refusal_kind(refused))
     return False
@@ -277,7 +277,6 @@ def _record(state: CallState, done: _Round, inserted_now: bool) -> None:
     if done.plan is not None:
         if not inserted_now:
             store.write_call(state, "routing", routed=True)
-        webhook_events.call_routed(state, done.buyer_id)
         return
     skipped = done.skipped
     reason = "no buyer available" + (

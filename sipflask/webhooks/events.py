@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, insert, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.orm import Session
 
-from sipflask.callflow import directory
 from sipflask.extensions import db
 from sipflask.models import Call, utcnow
 from sipflask.webhooks import notify, payload
 from sipflask.webhooks.model import Delivery, Webhook, WebhookHeader
 
-__all__ = ["Hook", "Facts", "enabled_hooks", "matches", "emit", "clear_cache", "on_call_written",
-           "call_routed", "call_answered", "call_completed", "call_converted"]
+__all__ = ["Hook", "Facts", "enabled_hooks", "matches", "emit", "write", "clear_cache",
+           "on_call_written", "call_routed", "take_back", "call_answered", "call_completed",
+           "call_converted"]
 
 _KEY = "sipflask.webhooks.enabled"
 _PENDING = "sipflask.webhooks.pending"
@@ -103,25 +103,35 @@ def matches(hook: Hook, facts: Facts) -> bool:
     return True
 
 
-def emit(name: str, call_id: int | None, facts: Facts, values: Callable[[], dict]) -> int:
+def emit(name: str, call_id: int | None, facts: Facts, values: Callable[[], dict]) -> list[str]:
     """Add one delivery of event ``name`` per matching enabled webhook to the current
-    transaction; ``values`` is called only when one matches. Returns how many.
+    transaction; ``values`` is called only when one matches. Returns their uuids.
 
-    The rows are inserted when the transaction commits, all of its events' in one statement
-    (the voice webhook's call.started and call.routed cost one round trip, not two), and are
-    dropped with it on a rollback. A webhook deleted or disabled meanwhile by another process
-    can't fail the call: the job drops or fails its delivery."""
+    The rows wait in the session until :func:`write` (the call flow calls it before it locks a
+    buyer's row, so the insert never lengthens that lock) or the commit, and go in then, every
+    waiting event's in one statement: the voice webhook's call.started and call.routed cost
+    one round trip. A rollback drops them. A webhook deleted or disabled meanwhile by another
+    process can't fail the call: the job drops or fails its delivery."""
     hooks = [h for h in enabled_hooks(name) if matches(h, facts)]
     if not hooks:
-        return 0
+        return []
     stored = values()
     stored.pop("call_key", None)  # read from the call at sending time, if ever
     now = utcnow()
-    db.session.info.setdefault(_PENDING, []).extend(dict(
-        uuid=str(uuidlib.uuid4()), webhook_id=h.id, call_id=call_id, event=name,
-        payload=stored, state="pending", tries=0, next_try_at=now, sending_until=None,
-        created_at=now, last_status=None, last_error="") for h in hooks)
-    return len(hooks)
+    rows = [dict(uuid=str(uuidlib.uuid4()), webhook_id=h.id, call_id=call_id, event=name,
+                 payload=stored, state="pending", tries=0, next_try_at=now, sending_until=None,
+                 created_at=now, last_status=None, last_error="") for h in hooks]
+    db.session.info.setdefault(_PENDING, []).extend(rows)
+    return [r["uuid"] for r in rows]
+
+
+def write(session=None) -> None:
+    """Insert the deliveries waiting in this transaction now (one statement)."""
+    session = session or db.session()
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.execute(_INSERT, rows)
+        session.info[_WROTE] = True
 
 
 # --- the call flow's events ---------------------------------------------------------------
@@ -139,18 +149,24 @@ def on_call_written(state, status: str, inserted: bool, reason: str) -> None:
     emit(name, state.id, facts, lambda: payload.for_info(info, name, **extra))
 
 
-def call_routed(state, buyer_id: int) -> None:
-    """A buyer was reserved and is being dialled (once per attempt)."""
+def call_routed(state, buyer, attempt: int) -> list[str]:
+    """A buyer (a routing row) is about to be reserved and dialled, as attempt ``attempt``
+    (1 for the first): its deliveries, and any still waiting, are written now, before the
+    reservation locks the buyer's row. Returns their uuids for :func:`take_back`."""
     info = state.info
-    facts = Facts(info.campaign_id, info.publisher_id, buyer_id, info.tags)
+    uuids = emit("call.routed", state.id, Facts(info.campaign_id, info.publisher_id, buyer.id,
+                                                info.tags),
+                 lambda: payload.for_info(info, "call.routed", buyer.id, buyer_name=buyer.name,
+                                          attempt=attempt))
+    write()
+    return uuids
 
-    def values() -> dict:
-        # The routing list routing just used (cached): its name costs no query.
-        name = next((b.name for b in directory.campaign_buyers(info.campaign_id)
-                     if b.id == buyer_id), "")
-        return payload.for_info(info, "call.routed", buyer_id, buyer_name=name,
-                                attempt=state.position)
-    emit("call.routed", state.id, facts, values)
+
+def take_back(call_id: int, uuids: list[str]) -> None:
+    """The reservation was refused: the attempt is taken back, and its routed deliveries."""
+    if uuids:
+        db.session.execute(delete(Delivery.__table__).where(
+            Delivery.call_id == call_id, Delivery.uuid.in_(uuids)))
 
 
 def _facts(call: Call, buyer_id: int | None) -> Facts:
@@ -158,16 +174,20 @@ def _facts(call: Call, buyer_id: int | None) -> Facts:
 
 
 def call_answered(call: Call, attempt) -> None:
-    """The dial-action says the buyer answered (``completed``/``answered``)."""
+    """The dial-action says the buyer answered (``completed``/``answered``); written now,
+    before the buyer's slot is given back (which locks its row)."""
     emit("call.answered", call.id, _facts(call, attempt.buyer_id),
          lambda: payload.for_call(call, "call.answered", attempt))
+    write()
 
 
 def call_completed(call: Call) -> None:
-    """The call ended (status callback, or the lease sweeper), the first time it closes."""
+    """The call ended (status callback, or the lease sweeper), the first time it closes;
+    written now, before its slots are given back."""
     attempt = payload.buyer_attempt(call)
     emit("call.completed", call.id, _facts(call, attempt.buyer_id if attempt else None),
          lambda: payload.for_call(call, "call.completed", attempt))
+    write()
 
 
 def call_converted(call: Call) -> None:
@@ -188,10 +208,7 @@ def _note_webhook_changes(session, flush_context):
 
 @event.listens_for(Session, "before_commit")
 def _write_deliveries(session):
-    rows = session.info.pop(_PENDING, None)
-    if rows:
-        session.execute(_INSERT, rows)
-        session.info[_WROTE] = True
+    write(session)
 
 
 @event.listens_for(Session, "after_commit")

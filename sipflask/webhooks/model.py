@@ -119,7 +119,9 @@ class Delivery(db.Model):
     __tablename__ = "webhook_deliveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # X-Sipflask-Delivery
+    # X-Sipflask-Delivery. A fresh uuid4 each: unique by construction, so no index to keep up
+    # on the call's path (nothing looks a delivery up by it).
+    uuid: Mapped[str] = mapped_column(String(36))
     # Not a foreign key, on purpose: the call's transaction inserts this row, and a webhook
     # deleted by another process within its cache time must not fail the call. Deleting a
     # webhook deletes its deliveries (below); the job drops any left without one.

@@ -89,8 +89,7 @@ def _deliveries(ts):
                            name=op.f('ck_webhook_deliveries_state')),
         sa.ForeignKeyConstraint(['call_id'], ['calls.id'], ondelete='SET NULL',
                                 name=op.f('fk_webhook_deliveries_call_id_calls')),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
-        sa.UniqueConstraint('uuid', name=op.f('uq_webhook_deliveries_uuid')))
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')))
     op.create_index('ix_webhook_deliveries_due', 'webhook_deliveries', ['next_try_at'],
                     unique=False, postgresql_where=sa.text("state = 'pending'"),
                     sqlite_where=sa.text("state = 'pending'"))
