@@ -7,13 +7,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from sipflask.callflow import clock
 from sipflask.extensions import db
-from sipflask.models import Buyer, Call
+from sipflask.models import Buyer
 from sipflask.reports import ranges, series
 from sipflask.reports.query import (ReportError, Row, build_report, call_log_args, parse_args,
                                     report_json)
-from tests.support.webhook import AUTO, BASE, MEDICARE, parse, pause_all_but, post, voice
+from tests.support import report_calls
 
 DAY = date(2026, 3, 10)
 
@@ -22,42 +21,9 @@ def at(hour, minute=0):
     return datetime(2026, 3, 10, hour, minute, tzinfo=timezone.utc)
 
 
-def call(client, n, when, to=AUTO, outcomes=(), caller="+14155550100", state="CA"):
-    """One call through the signed webhook at ``when``; outcomes: (status, SIP code, seconds)."""
-    sid = f"CA{n:032d}"
-    with clock.starting_at(when):
-        root = parse(voice(client, to=to, sid=sid, caller=caller, FromState=state))
-        for status, code, seconds in outcomes:
-            dial = root.find("Dial")
-            if dial is None:
-                break
-            data = {"CallSid": sid, "DialCallStatus": status, "DialCallDuration": str(seconds)}
-            if code:
-                data["DialSipResponseCode"] = str(code)
-            root = parse(post(client, dial.get("action")[len(BASE):], data))
-    return sid
-
-
-def convert(client, app, sid, revenue):
-    with app.app_context():
-        c = db.session.scalar(select(Call).where(Call.call_sid == sid))
-        uuid, key = c.uuid, c.key
-    response = client.post("/postback", data={"key": key, "uuid": uuid, "revenue": revenue})
-    assert response.status_code == 200, response.json
-
-
 @pytest.fixture
 def day_of_calls(client, demo):
-    pause_all_but(demo, "queue", "secure")
-    a = call(client, 1, at(9), outcomes=[("completed", 200, 95)])
-    convert(client, demo, a, "12.50")
-    call(client, 2, at(10), outcomes=[("busy", 486, 0), ("completed", 200, 30)],
-         caller="+14155550101", state="NY")
-    call(client, 3, at(11), outcomes=[("no-answer", 480, 0), ("failed", 503, 0)])
-    pause_all_but(demo)
-    call(client, 4, at(12), state="")
-    call(client, 5, at(13), to="+15550001111")  # an unknown number: rejected
-    call(client, 6, at(14), to=MEDICARE)
+    report_calls.day_of_calls(client, demo, at)
     return demo
 
 
