@@ -108,6 +108,12 @@ def _configure(app) -> None:
     config["SESSION_COOKIE_HTTPONLY"] = config["REMEMBER_COOKIE_HTTPONLY"] = True
     config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(config["SESSION_LIFETIME_HOURS"]))
+    # Flask re-sends a permanent session's cookie after every request by default. A response to
+    # a request that was sent before another one's (an htmx preview overlapping Save) then puts
+    # back the older session and loses what the other wrote, such as its "saved" message. Our
+    # own clocks (signed_in_at, seen_at) decide when a session ends, so only a changed session
+    # needs its cookie sent again.
+    config["SESSION_REFRESH_EACH_REQUEST"] = False
     config["REMEMBER_COOKIE_DURATION"] = timedelta(days=float(config["REMEMBER_DAYS"]))
 
 

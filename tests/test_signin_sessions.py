@@ -207,6 +207,32 @@ def test_remember_me_opens_a_new_session_after_the_idle_limit(browser):
     assert answer.status == 302 and "/login" in answer.headers["Location"]
 
 
+def test_an_overlapping_request_does_not_put_back_an_older_session(app, browser):
+    """An htmx preview sent before Save was answered, and answered after it (the CI failure of
+    stop 21): its answer must not carry the session it read, or the browser loses "saved"."""
+    from sipflask.models import Buyer
+    with app.app_context():
+        db.session.add(Buyer(name="Queue", ref="queue", number="+14155550000"))
+        db.session.commit()
+    browser, clock = browser
+    browser.login(ADMIN_EMAIL, PASSWORD)
+    browser.get("/buyers/")
+    early = HttpClient(browser.base, dict(browser.cookies))  # the preview, sent first
+    assert browser.post("/buyers/1/pause", {}).status == 302  # Save: its message in the cookie
+    late = early.get("/buyers/", headers={"HX-Request": "true"})
+    assert late.status == 200 and late.set_cookies == []
+    assert "Paused buyer Queue." in browser.get("/buyers/").text
+
+
+def test_activity_still_moves_the_session_cookie_on(browser):
+    browser, clock = browser
+    browser.login(ADMIN_EMAIL, PASSWORD)
+    browser.get("/buyers/")  # may take a message out of the session
+    assert browser.get("/buyers/").set_cookies == []  # nothing changed
+    clock.t += sessions.SEEN_RESOLUTION
+    assert cookie_header(browser.get("/buyers/"), "session")  # the idle clock moved
+
+
 @pytest.mark.parametrize("setting, value, message", [
     ("SESSION_IDLE_MINUTES", "soon", "SESSION_IDLE_MINUTES"),
     ("REMEMBER_DAYS", 0, "must be a number above 0"),
