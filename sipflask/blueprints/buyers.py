@@ -32,7 +32,6 @@ from sipflask.blueprints.lists import (get_or_404, list_url, matching, paginate,
                                        search_text)
 from sipflask.callflow import availability, caps, clock
 from sipflask.calllog import health as calllog
-from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.forms.buyer import FORM, HEADERS, BuyerEditor
 from sipflask.htmx import invalid_status, is_htmx, redirect_to, removed, render
@@ -124,16 +123,9 @@ def _saved(buyer: Buyer, verb: str):
 def _editor_post(ed: BuyerEditor):
     """A submit of the editor form: Add Header / Remove (rows only) or Save."""
     action = request.form.get("action", "save")
-    if action == "add-header":
-        ed.add_header()
-        return _rows_changed(ed)
-    if action.startswith("remove-header-"):
-        index = ascii_int(action.removeprefix("remove-header-"), 9999)
-        if index is None:
-            abort(400)
-        ed.remove_header(index)
-        return _rows_changed(ed)
     try:
+        if ed.header_row_action(action):
+            return _rows_changed(ed)
         if ed.schedule_action(action):
             return _rows_changed(ed, "buyers/partial/hours.html")
     except ValueError:

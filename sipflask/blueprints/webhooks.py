@@ -117,15 +117,11 @@ def editor_page(ed: WebhookEditor, partial: str, status: int = 200, **extra):
 def _editor_post(ed: WebhookEditor):
     """A submit of the editor form: Add header / Remove / Generate (the form only) or Save."""
     action = request.form.get("action", "save")
-    if action == "add-header":
-        ed.add_header()
-        return editor_page(ed, "webhooks/partial/headers.html")
-    if action.startswith("remove-header-"):
-        index = ascii_int(action.removeprefix("remove-header-"), 9999)
-        if index is None:
-            abort(400)
-        ed.remove_header(index)
-        return editor_page(ed, "webhooks/partial/headers.html")
+    try:
+        if ed.header_row_action(action):
+            return editor_page(ed, "webhooks/partial/headers.html")
+    except ValueError:
+        abort(400)
     if action == "generate-secret":
         ed.generate_secret()
         return editor_page(ed, "webhooks/partial/signing.html")

@@ -34,6 +34,7 @@ from sipflask.forms.buyer_health import HEALTH_CHOICES, HealthEditing
 from sipflask.forms.buyer_hours import HoursEditing
 from sipflask.forms.buyer_sample import SamplePreview
 from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text, unstorable
+from sipflask.forms.header_rows import HeaderRows
 from sipflask.models import Buyer, Campaign
 from sipflask.records import routing, write
 
@@ -43,10 +44,14 @@ HEADERS = "headers"    # messages about the header rows as a whole (Twilio's len
 _ROW_PATH = re.compile(r"sip_headers\[(\d+)\](?:\.(name|value))?\Z")
 
 
-class BuyerEditor(HoursEditing, HealthEditing, SamplePreview):
+class BuyerEditor(HeaderRows, HoursEditing, HealthEditing, SamplePreview):
     """The buyer form of one request plus everything the editor page shows beside it."""
 
     builtin_tokens = tokens.BUILTIN_TOKENS
+    max_header_rows = MAX_HEADERS
+    header_rows_full = (f"At most {MAX_HEADERS} headers (Twilio's 1024-character limit comes "
+                        "first).")
+    header_rows_field = "sip_headers"
 
     def __init__(self, buyer: Buyer | None = None, *, submitted: bool | None = None):
         self.buyer = buyer
@@ -55,7 +60,6 @@ class BuyerEditor(HoursEditing, HealthEditing, SamplePreview):
             self.form = BuyerForm()
         else:
             self.form = BuyerForm(formdata=None, data=initial_data(buyer))
-        self.autofocus_row: int | None = None
         self.autofocus: str | None = None  # the field id of a range or closure just added
         self.extra_errors: dict[str, list[str]] = {}
         self._choices()
@@ -243,20 +247,6 @@ class BuyerEditor(HoursEditing, HealthEditing, SamplePreview):
 
     def msgs(self, field_id: str) -> Messages:
         return self.shown_messages().get(field_id) or Messages()
-
-    # --- header rows ------------------------------------------------------------------------
-
-    def add_header(self) -> None:
-        if len(self.form.headers.entries) >= MAX_HEADERS:
-            self.extra_errors.setdefault("sip_headers", []).append(
-                f"At most {MAX_HEADERS} headers (Twilio's 1024-character limit comes first).")
-            return
-        self.form.headers.append_entry({"name": "", "value": ""})
-        self.autofocus_row = len(self.form.headers.entries) - 1
-
-    def remove_header(self, index: int) -> None:
-        if 0 <= index < len(self.form.headers.entries):
-            self.form.headers.pop_entry(index)
 
     # --- saving -----------------------------------------------------------------------------
 

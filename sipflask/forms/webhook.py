@@ -24,6 +24,7 @@ from sipflask.core import tokens, validation, webhook_rules
 from sipflask.extensions import db
 from sipflask.forms.buyer_fields import Messages
 from sipflask.forms.common import CHOOSE, suggest_ref, text, unstorable
+from sipflask.forms.header_rows import HeaderRows
 from sipflask.forms.webhook_fields import (EVENT_WORDS, MAX_HEADERS, TOKEN_WORDS,
                                            SecretsEditing, WebhookForm, initial_data)
 from sipflask.models import Buyer, Call, Campaign, Publisher
@@ -41,9 +42,12 @@ _FILTER_FIELDS = {"filters.campaign": "filter_campaign", "filters.publisher": "f
                   "filters.tag_value": "filter_tag_value", "filters": "filter_campaign"}
 
 
-class WebhookEditor(SecretsEditing):
+class WebhookEditor(HeaderRows, SecretsEditing):
     """The webhook form of one request plus what the editor page shows beside it."""
 
+    max_header_rows = MAX_HEADERS
+    header_rows_full = f"At most {MAX_HEADERS} headers."
+    blank_header_row = {"name": "", "value": "", "secret": False}
     builtin_tokens = tokens.BUILTIN_TOKENS
     common_tokens = webhook_rules.COMMON_TOKENS
     event_words = EVENT_WORDS
@@ -58,7 +62,6 @@ class WebhookEditor(SecretsEditing):
             self.form = WebhookForm()
         else:
             self.form = WebhookForm(formdata=None, data=initial_data(webhook))
-        self.autofocus_row: int | None = None
         self.autofocus: str | None = None
         self.generated_secret: str | None = None  # shown once, on the answer to "Generate"
         self.extra_errors: dict[str, list[str]] = {}
@@ -223,19 +226,6 @@ class WebhookEditor(SecretsEditing):
 
     def msgs(self, field_id: str) -> Messages:
         return self.shown_messages().get(field_id) or Messages()
-
-    # --- header rows ------------------------------------------------------------------------
-
-    def add_header(self) -> None:
-        if len(self.form.headers.entries) >= MAX_HEADERS:
-            self.extra_errors.setdefault("headers", []).append(f"At most {MAX_HEADERS} headers.")
-            return
-        self.form.headers.append_entry({"name": "", "value": "", "secret": False})
-        self.autofocus_row = len(self.form.headers.entries) - 1
-
-    def remove_header(self, index: int) -> None:
-        if 0 <= index < len(self.form.headers.entries):
-            self.form.headers.pop_entry(index)
 
     # --- saving -----------------------------------------------------------------------------
 
