@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import uuid as uuidlib
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from sipflask import jobs
 from sipflask.callflow import journal
+from sipflask.core.webhook_rules import EVENTS
 from sipflask.extensions import db
 from sipflask.models import Attempt, Buyer, Call, Number
+from tests.support.outbound import deliveries, make_hook
 from tests.support.webhook import AUTO, CALLER, parse, post, voice
 
 SID = "CA" + "5" * 32
@@ -50,6 +53,67 @@ def _append(app, *entries):
 def _replay(app, **kw):
     with app.app_context():
         return journal.replay(**kw)
+
+
+def _written_at(app, minutes_ago, *entries):
+    """Entries as fallback.py would have written them ``minutes_ago``."""
+    at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    with open(journal.path(app), "a") as fh:
+        for entry in entries:
+            fh.write(json.dumps({**entry, "at": at.isoformat()}) + "\n")
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _events(app):
+    return [(d["event"], d["payload"]["event_time"], d["payload"].get("buyer_name", ""))
+            for d in deliveries(app)]
+
+
+def test_replay_fires_the_webhooks_the_outage_held_back_stamped_when_they_happened(demo):
+    for event in EVENTS:
+        make_hook(demo, event, "https://crm.example.com/[event]")
+    entry = _call_entry(demo)
+    buyer = entry["attempt"]["buyer_name"]
+    started = _written_at(demo, 30, entry)
+    answered = _written_at(demo, 29, dict(kind="dial", uuid=entry["uuid"], position=0,
+                                          attempt=None, params={"DialCallStatus": "completed"}))
+    _written_at(demo, 25, dict(kind="status", params={
+        "CallSid": SID, "CallStatus": "completed", "CallDuration": "300"}))
+    assert _replay(demo) == 3
+    # The dial-action ends the call (its status callback may have been lost meanwhile).
+    assert _events(demo) == [("call.started", started, ""), ("call.routed", started, buyer),
+                             ("call.answered", answered, buyer),
+                             ("call.completed", answered, buyer)]
+    _written_at(demo, 20, entry)  # journalled twice: no second set of events
+    assert _replay(demo) == 1 and len(deliveries(demo)) == 4
+
+
+def test_a_status_callback_journalled_ends_the_call_when_it_happened(client, demo):
+    make_hook(demo, "call.completed", "https://crm.example.com/[event]")
+    parse(voice(client, sid=SID))  # routed normally, then the database went away
+    ended = _written_at(demo, 5, dict(kind="status", params={
+        "CallSid": SID, "CallStatus": "completed", "CallDuration": "40"}))
+    assert _replay(demo) == 1
+    assert [(e, at) for e, at, _ in _events(demo)] == [("call.completed", ended)]
+    with demo.app_context():
+        call = db.session.scalar(select(Call))
+        assert call.ended_at.strftime("%Y-%m-%dT%H:%M:%SZ") == ended
+
+
+def test_a_journalled_call_whose_buyers_all_failed_fires_no_buyer(demo):
+    for event in EVENTS:
+        make_hook(demo, event, "https://crm.example.com/[event]")
+    entry = _call_entry(demo)
+    started = _written_at(demo, 10, entry)
+    ended = _written_at(demo, 9, dict(kind="dial", uuid=entry["uuid"], position=0, attempt=None,
+                                      params={"DialCallStatus": "busy"}))
+    _written_at(demo, 8, _call_entry(demo, sid="CA" + "6" * 32, status="no-buyer", attempt=None,
+                                     uuid=str(uuidlib.uuid4())))
+    assert _replay(demo) == 3
+    found = [(event, at) for event, at, _ in _events(demo)]
+    assert found[:3] == [("call.started", started), ("call.routed", started),
+                         ("call.no_buyer", ended)]
+    assert [event for event, _ in found[3:]] == ["call.started", "call.no_buyer"]
 
 
 def test_entries_are_json_lines_with_a_time(app):

@@ -7,7 +7,9 @@ and the attempt it dialled, a dial-action, a status callback), each written unde
 lock and fsync'd before the TwiML goes back. :func:`replay` moves the file aside and writes
 every entry into the database, idempotently (a call is known by its uuid, an attempt by its
 position, a status callback closes a call only once), so running it twice or after a crash
-half-way stores each call once. It runs every minute in the worker (``outage_journal.replay``)
+half-way stores each call once. The call's webhook events (``call.started``, ``call.routed``,
+``call.answered``, ``call.no_buyer``) are written as it is replayed, each stamped with the time
+it happened. It runs every minute in the worker (``outage_journal.replay``)
 and, in the web process, right after a webhook found the database working again.
 """
 from __future__ import annotations
@@ -197,8 +199,9 @@ def _apply(entry: dict) -> None:
     elif kind == "dial":
         _apply_dial(entry)
     elif kind == "status":
-        from sipflask.callflow import status_callback
-        status_callback(entry.get("params") or {})
+        from sipflask.callflow import clock, status_callback
+        with clock.starting_at(_at(entry)):  # the call ended then, and its webhooks say so
+            status_callback(entry.get("params") or {})
     else:
         log.error("outage journal: unknown entry kind %r skipped", kind)
 
@@ -208,11 +211,13 @@ def _add_attempt(call, attempt: dict | None, at: datetime) -> None:
     if not attempt or any(a.position == attempt["position"] for a in call.attempts):
         return
     from sipflask.core.phone import e164_number
-    call.attempts.append(Attempt(**{k: attempt.get(k) for k in _ATTEMPT_KEYS},
-                                 holds_slot=False, started_at=at,
-                                 skipped=[{"buyer_id": None, "buyer": "", "reason": OUTAGE_NOTE}],
-                                 call_created_at=call.created_at,
-                                 caller_num=e164_number(call.caller)))
+    added = Attempt(**{k: attempt.get(k) for k in _ATTEMPT_KEYS},
+                    holds_slot=False, started_at=at,
+                    skipped=[{"buyer_id": None, "buyer": "", "reason": OUTAGE_NOTE}],
+                    call_created_at=call.created_at, caller_num=e164_number(call.caller))
+    call.attempts.append(added)
+    from sipflask.webhooks import events as webhook_events
+    webhook_events.attempt_replayed(call, added)
 
 
 def _apply_call(entry: dict) -> None:
@@ -233,6 +238,9 @@ def _apply_call(entry: dict) -> None:
                 created_at=_at(entry),
                 ended_at=None if entry.get("status") == "routing" else _at(entry))
     db.session.add(call)
+    db.session.flush()  # the call's id, for its webhooks' deliveries
+    from sipflask.webhooks import events as webhook_events
+    webhook_events.call_replayed(call)
     _add_attempt(call, entry.get("attempt"), _at(entry))
     from sipflask.callflow import store
     store.refresh_outcome(call)
@@ -246,6 +254,7 @@ def _int_or_none(value) -> int | None:
 def _apply_dial(entry: dict) -> None:
     from sipflask.callflow import RETRY_STATUSES, caps, store
     from sipflask.models import Call
+    from sipflask.webhooks import events as webhook_events
     call = db.session.scalar(select(Call).where(Call.uuid == entry["uuid"]))
     if call is None:
         log.error("outage journal: dial-action for unknown call %s skipped", entry["uuid"])
@@ -258,9 +267,12 @@ def _apply_dial(entry: dict) -> None:
         attempt.sip_code = _int_or_none(params.get("DialSipResponseCode"))
         attempt.duration = _int_or_none(params.get("DialCallDuration"))
         attempt.ended_at = _at(entry)
+        if attempt.dial_status in store.ANSWERED:
+            webhook_events.call_answered(call, attempt, _at(entry))
         caps.release(attempt, answered=attempt.dial_status in store.ANSWERED)
     _add_attempt(call, entry.get("attempt"), _at(entry))
     if entry.get("attempt") is None and call.status in ("ringing", "routing"):
         call.status = "no-buyer" if status in RETRY_STATUSES else "completed"
         call.ended_at = call.ended_at or _at(entry)
+        webhook_events.outcome_replayed(call, _at(entry))
     store.refresh_outcome(call)

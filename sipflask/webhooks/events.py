@@ -32,7 +32,7 @@ from sipflask.webhooks.model import Delivery, Webhook, WebhookHeader
 
 __all__ = ["Hook", "Facts", "enabled_hooks", "matches", "emit", "write", "clear_cache",
            "on_call_written", "call_routed", "take_back", "call_answered", "call_completed",
-           "call_converted"]
+           "call_converted", "call_replayed", "outcome_replayed", "attempt_replayed"]
 
 _KEY = "sipflask.webhooks.enabled"
 _PENDING = "sipflask.webhooks.pending"
@@ -173,20 +173,20 @@ def _facts(call: Call, buyer_id: int | None) -> Facts:
     return Facts(call.campaign_id, call.publisher_id, buyer_id, dict(call.tags or {}))
 
 
-def call_answered(call: Call, attempt) -> None:
+def call_answered(call: Call, attempt, at=None) -> None:
     """The dial-action says the buyer answered (``completed``/``answered``); written now,
-    before the buyer's slot is given back (which locks its row)."""
+    before the buyer's slot is given back (which locks its row). ``at``: when, if not now."""
     emit("call.answered", call.id, _facts(call, attempt.buyer_id),
-         lambda: payload.for_call(call, "call.answered", attempt))
+         lambda: payload.for_call(call, "call.answered", attempt, at))
     write()
 
 
-def call_completed(call: Call) -> None:
+def call_completed(call: Call, at=None) -> None:
     """The call ended (status callback, or the lease sweeper), the first time it closes;
-    written now, before its slots are given back."""
+    written now, before its slots are given back. ``at``: when, if not now."""
     attempt = payload.buyer_attempt(call)
     emit("call.completed", call.id, _facts(call, attempt.buyer_id if attempt else None),
-         lambda: payload.for_call(call, "call.completed", attempt))
+         lambda: payload.for_call(call, "call.completed", attempt, at))
     write()
 
 
@@ -195,6 +195,32 @@ def call_converted(call: Call) -> None:
     attempt = payload.buyer_attempt(call)
     emit("call.converted", call.id, _facts(call, attempt.buyer_id if attempt else None),
          lambda: payload.for_call(call, "call.converted", attempt))
+
+
+def call_replayed(call: Call) -> None:
+    """The outage journal wrote a call the voice webhook answered without the database
+    (``callflow/journal.py``): its start, and its refusal or lack of a buyer, stamped with the
+    time they happened. A replayed entry is never replayed again, so neither are these."""
+    at = call.created_at
+    emit("call.started", call.id, _facts(call, None),
+         lambda: payload.for_call(call, "call.started", at=at))
+    outcome_replayed(call, at)
+
+
+def outcome_replayed(call: Call, at) -> None:
+    """A journalled call ended at ``at``: completed, refused, or with no buyer."""
+    if call.status == "completed":
+        call_completed(call, at)
+        return
+    name = {"no-buyer": "call.no_buyer", "rejected": "call.rejected"}.get(call.status)
+    if name is not None:
+        emit(name, call.id, _facts(call, None), lambda: payload.for_call(call, name, at=at))
+
+
+def attempt_replayed(call: Call, attempt) -> None:
+    """The journal's call was dialled to a buyer during the outage (attempt ``position``)."""
+    emit("call.routed", call.id, _facts(call, attempt.buyer_id),
+         lambda: payload.for_call(call, "call.routed", attempt, attempt.started_at))
 
 
 # --- after the transaction ----------------------------------------------------------------

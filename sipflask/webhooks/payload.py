@@ -36,11 +36,12 @@ def _text(value) -> str:
 
 
 def for_info(info: plugins.CallInfo, event: str, buyer_id: int | None = None,
-             **extra) -> dict[str, str]:
-    """The values of ``event`` for a call being routed (a ``CallInfo``), without the key."""
+             at: datetime | None = None, **extra) -> dict[str, str]:
+    """The values of ``event`` for a call being routed (a ``CallInfo``), without the key;
+    ``at``: when it happened, if not now (a call the outage journal writes afterwards)."""
     values = token_values(info, buyer_id)
     values.pop("call_key", None)
-    values.update(event=event, event_time=event_time())
+    values.update(event=event, event_time=event_time(at))
     values.update({k: _text(v) for k, v in extra.items()})
     return values
 
@@ -56,9 +57,11 @@ def buyer_attempt(call: Call) -> Attempt | None:
     return with_buyer[-1] if with_buyer else None
 
 
-def for_call(call: Call, event: str, attempt: Attempt | None = None) -> dict[str, str]:
+def for_call(call: Call, event: str, attempt: Attempt | None = None,
+             at: datetime | None = None) -> dict[str, str]:
     """The values of ``event`` for a stored call (``attempt``: the one it is about; default
-    :func:`buyer_attempt`), without the key. Tokens the event does not have stay unset."""
+    :func:`buyer_attempt`; ``at``: when, if not now), without the key. Tokens the event does
+    not have stay unset."""
     attempt = attempt if attempt is not None else buyer_attempt(call)
     wanted = set(webhook_events.EVENT_TOKENS.get(event, ()))
     everything = {
@@ -72,7 +75,7 @@ def for_call(call: Call, event: str, attempt: Attempt | None = None) -> dict[str
     }
     extra = {k: v for k, v in everything.items() if k in wanted}
     buyer_id = attempt.buyer_id if attempt is not None and "buyer_id" in wanted else None
-    return for_info(plugins.call_info(call), event, buyer_id, **extra)
+    return for_info(plugins.call_info(call), event, buyer_id, at, **extra)
 
 
 def values_to_send(payload: dict, include_key: bool, call_key: str | None) -> dict[str, str]:

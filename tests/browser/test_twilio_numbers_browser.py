@@ -7,7 +7,7 @@ in the account with the webhooks it was bought with.
 import pytest
 
 from tests.support.app import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
-from tests.support.browser import EMAIL, PASSWORD, demo_app, save_artifact
+from tests.support.browser import demo_app, save_artifact
 from tests.support.fake_twilio_numbers import FakeNumbers
 
 FIRST, SECOND, THIRD = "+14155550101", "+14155550102", "+14155550103"
