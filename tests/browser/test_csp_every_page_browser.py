@@ -144,10 +144,29 @@ def signed_in(browser, base_url, email):
     return context, page
 
 
+QUIET_MS = 150  # no request in flight for this long: what the page started on load is done
+QUIET_LIMIT_S = 5
+
+
+def settle(page, in_flight: set) -> None:
+    """Wait until the requests the page started on load (htmx ``load`` triggers, the report
+    charts' fetches) have been answered and swapped in. Playwright's ``networkidle`` waits for
+    500 ms without a request, and a polling page (the live call list) never gives it that:
+    the crawl then spent 0.5 to 3 s a page."""
+    deadline = time.monotonic() + QUIET_LIMIT_S
+    while time.monotonic() < deadline:
+        if in_flight:
+            page.wait_for_timeout(20)
+            continue
+        page.wait_for_timeout(QUIET_MS)
+        if not in_flight:
+            return
+
+
 def crawl(page, urls) -> tuple[dict, dict]:
-    """Load each URL, let htmx finish what a page starts on load; the violations and the
-    status of each URL."""
-    violations, statuses, current = {}, {}, {"url": None}
+    """Load each URL, let it finish what it starts on load; the violations and the status of
+    each URL."""
+    violations, statuses, current, in_flight = {}, {}, {"url": None}, set()
 
     def on_console(msg):
         if "Content Security Policy" in msg.text:
@@ -158,15 +177,14 @@ def crawl(page, urls) -> tuple[dict, dict]:
 
     page.on("console", on_console)
     page.on("pageerror", on_error)
+    page.on("request", lambda request: in_flight.add(request))
+    page.on("requestfinished", lambda request: in_flight.discard(request))
+    page.on("requestfailed", lambda request: in_flight.discard(request))
     for url in urls:
         current["url"] = url
         response = page.goto(url)
         statuses[url] = response.status
-        # Pages that poll (live call lists) never go idle for long: a short wait is enough.
-        try:
-            page.wait_for_load_state("networkidle", timeout=3_000)
-        except Exception:  # noqa: BLE001 - a polling page; what it loaded so far counts
-            pass
+        settle(page, in_flight)
     return violations, statuses
 
 
