@@ -160,6 +160,12 @@ def init_app(app) -> None:
     _configure(app)
     app.session_interface = _SessionInterface()
     app.after_request(_secure_remember_cookie)
+    # Flask-Login's "basic" protection marks a session "not fresh" whenever it lacks the
+    # client's fingerprint, which is every session before sign-in: that write sends a cookie
+    # from answers to anonymous requests, and one still on its way (the login page's favicon)
+    # replaces the signed-in session that arrived first. Nothing here asks for fresh logins; the
+    # session token and our two clocks (above) are what end a session.
+    login_manager.session_protection = None
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     user_logged_in.connect(_signed_in, app, weak=False)

@@ -224,6 +224,21 @@ def test_an_overlapping_request_does_not_put_back_an_older_session(app, browser)
     assert "Paused buyer Queue." in browser.get("/buyers/").text
 
 
+@pytest.mark.parametrize("path", ["/favicon.ico", "/login", "/static/sipflask.css"])
+def test_a_request_sent_before_sign_in_does_not_sign_the_browser_out(browser, path):
+    """The CI failure after stop 21: the browser asked for /favicon.ico with the login page's
+    cookie, the answer came after the sign-in's and its cookie (the session with only Flask-Login's
+    "not fresh" mark added) replaced the signed-in one. Nothing here changes such a session."""
+    browser, clock = browser
+    assert browser.get("/login").status == 200
+    early = HttpClient(browser.base, dict(browser.cookies))
+    assert early.cookies, "the login page puts its CSRF token in a session cookie"
+    assert browser.login(ADMIN_EMAIL, PASSWORD).status == 302
+    late = early.get(path)
+    assert late.set_cookies == []
+    assert browser.get("/buyers/").status == 200
+
+
 def test_activity_still_moves_the_session_cookie_on(browser):
     browser, clock = browser
     browser.login(ADMIN_EMAIL, PASSWORD)
