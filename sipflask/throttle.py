@@ -38,6 +38,7 @@ EXTENSION = "sipflask_throttle"
 # A Redis that does not answer must cost a request a fraction of a second, not a hang.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 REFUSED_POSTBACK = (400, 403)
+LOGIN_ACCOUNT_SCOPE = "login-account"
 # Test endpoint's views: every POST route of the siphealth blueprint.
 SIP_TESTS = ("siphealth.test_draft", "siphealth.test_saved")
 # Requests to webhooks sent from the pages: Send test and Retry now (blueprints/webhook_send.py).
@@ -60,11 +61,16 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def _account(email: str) -> str:
+    """An account's counter key: its email as the login form normalises it, hashed, so the
+    counters name no one."""
+    return "account:" + _digest(email.strip().lower())
+
+
 def login_account() -> str:
-    """The account a login attempt is for: its email as the login form normalises it (hashed,
-    so the counters name no one)."""
-    email = (request.form.get("email") or "").strip().lower()
-    return "account:" + _digest(email) if email else "no-account:" + client_address()
+    """The account a login attempt is for."""
+    email = request.form.get("email") or ""
+    return _account(email) if email.strip() else "no-account:" + client_address()
 
 
 def postback_key() -> str:
@@ -109,6 +115,37 @@ def retry_after() -> int:
         return 60
 
 
+def _key_prefix(config) -> str:
+    return f"{config.get('JOBS_QUEUE_NAME', 'sipflask')}:throttle"
+
+
+class UnlockError(Exception):
+    """The counts could not be cleared; the message says why, in words for the operator."""
+
+
+def unlock_account(email: str) -> None:
+    """Forget the sign-in attempts counted against account ``email`` (``flask users unlock``),
+    for someone a guesser has locked out. Only counts shared through Redis are in reach: each
+    app process keeps its own in memory otherwise."""
+    config = current_app.config
+    if storage_uri(config).startswith("memory"):
+        raise UnlockError(
+            "Sign-in attempts are counted in each app process's memory (neither "
+            "SIPFLASK_RATELIMIT_STORAGE_URI nor SIPFLASK_REDIS_URL is set), out of this "
+            "command's reach: restart the app to clear them, or wait for the window to pass.")
+    limiter: Limiter = current_app.extensions[EXTENSION]
+    # The key Flask-Limiter counts under: its prefix, our key, then the scope it makes of the
+    # endpoint and ours (flask_limiter's RuntimeLimit.scope_for).
+    identifiers = (_key_prefix(config), _account(email), f"auth.login:{LOGIN_ACCOUNT_SCOPE}")
+    try:
+        for item in parse_many(str(config["THROTTLE_LOGIN_ACCOUNT"])):
+            limiter.limiter.clear(item, *identifiers)
+    except Exception as exc:  # the storage's own error names its address, maybe a password
+        raise UnlockError("The rate-limit storage (SIPFLASK_RATELIMIT_STORAGE_URI or "
+                          f"SIPFLASK_REDIS_URL) did not answer ({type(exc).__name__}); "
+                          "nothing was cleared.") from None
+
+
 def storage_uri(config) -> str:
     return config.get("RATELIMIT_STORAGE_URI") or config.get("REDIS_URL") or "memory://"
 
@@ -150,8 +187,8 @@ def init_app(app) -> None:
     limiter = Limiter(
         key_func=client_address, app=app, storage_uri=uri,
         storage_options=REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {},
-        strategy="moving-window", key_prefix=f"{app.config.get('JOBS_QUEUE_NAME', 'sipflask')}"
-        ":throttle", in_memory_fallback_enabled=True, swallow_errors=True)
+        strategy="moving-window", key_prefix=_key_prefix(app.config),
+        in_memory_fallback_enabled=True, swallow_errors=True)
     app.extensions[EXTENSION] = limiter
     # Every other request (Twilio's webhooks above all) skips the limiter outright, so it never
     # waits on a Redis that stopped answering, not even for the limiter's recovery checks.
@@ -159,7 +196,7 @@ def init_app(app) -> None:
     config = app.config
     _wrap(app, "auth.login",
           limiter.limit(config["THROTTLE_LOGIN_ACCOUNT"], key_func=login_account,
-                        methods=["POST"], scope="login-account"),
+                        methods=["POST"], scope=LOGIN_ACCOUNT_SCOPE),
           limiter.limit(config["THROTTLE_LOGIN_ADDRESS"], key_func=client_address,
                         methods=["POST"], scope="login-address"))
     _wrap(app, "postbacks.receive",

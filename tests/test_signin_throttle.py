@@ -86,6 +86,45 @@ def test_counts_are_shared_through_redis(tmp_path):
     r.delete(*keys)
 
 
+def test_users_unlock_lets_a_locked_out_user_in_at_once(tmp_path):
+    """A guesser used up the account's attempts; the operator runs ``users unlock`` (its own
+    process, as on a server) and the real user signs in, while another locked account stays
+    locked."""
+    prefix = f"sipflask-test-throttle-{uuid.uuid4().hex[:10]}"
+    limits = dict(THROTTLE_LOGIN_ACCOUNT="3/minute;30/hour")
+    server, command = (_redis_app(tmp_path / name, prefix, **limits) for name in ("a", "b"))
+    other = "other@example.com"
+    for app in (server, command):
+        make_user(app, ADMIN_EMAIL, "admin")
+        make_user(app, other, "member")
+    client = server.test_client()
+    for email in (ADMIN_EMAIL, other):
+        for _ in range(3):
+            client.post("/login", data={"email": email, "password": "a-wrong-guess"})
+        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 429
+    result = command.test_cli_runner().invoke(args=["users", "unlock", ADMIN_EMAIL.upper()])
+    assert result.exit_code == 0 and f"Unlocked {ADMIN_EMAIL}" in result.output
+    assert client.post("/login", data={"email": ADMIN_EMAIL, "password": PASSWORD}).status_code == 302
+    assert server.test_client().post(
+        "/login", data={"email": other, "password": PASSWORD}).status_code == 429
+    r = redis.Redis.from_url(redis_or_skip())
+    r.delete(*r.scan_iter(f"*{prefix}*"))
+
+
+@pytest.mark.parametrize("storage, message", [
+    ({}, "restart the app to clear them"),
+    ({"RATELIMIT_STORAGE_URI": "redis://:hunter2secret@127.0.0.1:9/0"}, "did not answer"),
+])
+def test_users_unlock_says_when_it_cannot(tmp_path, storage, message):
+    app = make_app(tmp_path, **storage)
+    make_user(app, ADMIN_EMAIL, "admin")
+    result = app.test_cli_runner().invoke(args=["users", "unlock", ADMIN_EMAIL])
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output and "hunter2secret" not in result.output
+    unknown = app.test_cli_runner().invoke(args=["users", "unlock", "nobody@example.com"])
+    assert unknown.exit_code == 1 and "No user with email nobody@example.com" in unknown.output
+
+
 def test_redis_down_falls_back_to_counting_in_memory(tmp_path, caplog):
     """Redis unreachable: each process counts on its own, logs it, and never answers 500."""
     app = make_app(tmp_path, RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0")

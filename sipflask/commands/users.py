@@ -1,5 +1,5 @@
-"""``flask --app sipflask users create|ensure-admin|set-password|set-role|sign-out|list``: the
-people who can sign in. Every write goes through :mod:`sipflask.records.users`; a refusal is one
+"""``flask --app sipflask users create|ensure-admin|set-password|set-role|sign-out|unlock|list``:
+the people who can sign in. Every write goes through :mod:`sipflask.records.users`; a refusal is one
 line and exit status 1, never a traceback."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from sipflask import throttle
 from sipflask.records import users
 
 users_cli = AppGroup("users", help="Manage the people who can sign in.")
@@ -100,6 +101,20 @@ def users_sign_out(email):
     user = _existing(email)
     users.sign_out_everywhere(user)
     click.echo(f"Signed out {user.email} everywhere.")
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+def users_unlock(email):
+    """Let user EMAIL sign in again at once after too many failed attempts (someone guessing
+    their password): clears the attempts counted against the account, shared through Redis."""
+    user = _existing(email)
+    try:
+        throttle.unlock_account(user.email)
+    except throttle.UnlockError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Unlocked {user.email}: their failed sign-in attempts are forgotten. If someone "
+               "is guessing, they count again from now; 'users set-password' if in doubt.")
 
 
 @users_cli.command("list")
