@@ -1,7 +1,7 @@
 """The ``change_records`` table: one row per create, change, delete or restore of a setup
 record or a user, written in the same transaction as the change itself.
 
-Kept apart from ``sipflask/models.py`` because nothing else refers to it: it is an append-only
+Kept apart from ``sipflask/models/`` because nothing else refers to it: it is an append-only
 log that outlives the rows it describes, so ``record_id`` and ``actor_id`` are plain integers,
 not foreign keys (a deleted buyer's or user's history stays, with the labels it had then).
 """
