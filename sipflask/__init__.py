@@ -163,9 +163,8 @@ def create_app(test_config=None) -> Flask:
     register_blueprints(app)
     throttle.init_app(app)  # after the blueprints: it limits their views
 
-    from sipflask import errors, history, htmx, jobs, monitoring, plugins
+    from sipflask import errors, htmx, jobs, monitoring, plugins
     errors.init_app(app)
-    history.init_app(app)
     htmx.init_app(app)
     plugins.init_app(app)
     jobs.init_app(app)

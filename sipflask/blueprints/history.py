@@ -19,6 +19,9 @@ from sipflask.history.snapshots import RECORD_TYPES
 from sipflask.htmx import redirect_to, render
 
 bp = Blueprint("history", __name__, url_prefix="/history")
+# The History section that the pages of buyers, campaigns, numbers... include
+# (templates/history/partial/section.html) reads its rows with this.
+bp.add_app_template_global(queries.for_record, "history_for")
 
 # Where each kind of record is edited, for the links from a change.
 RECORD_PAGES = {"buyer": "buyers.edit", "campaign": "campaigns.edit", "number": "numbers.edit",

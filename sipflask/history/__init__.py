@@ -8,15 +8,8 @@ turns rows into versions; :mod:`.queries` reads it for the pages and the export;
 """
 from __future__ import annotations
 
-from flask import Flask
-
 from sipflask.history import users  # noqa: F401  (registers the User listeners)
 from sipflask.history.context import CLI, IMPORT, SYSTEM, WEB, acting
 from sipflask.history.record import track, track_delete
 
-__all__ = ["CLI", "IMPORT", "SYSTEM", "WEB", "acting", "init_app", "track", "track_delete"]
-
-
-def init_app(app: Flask) -> None:
-    from sipflask.history import queries
-    app.add_template_global(queries.for_record, "history_for")
+__all__ = ["CLI", "IMPORT", "SYSTEM", "WEB", "acting", "track", "track_delete"]
