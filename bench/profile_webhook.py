@@ -1,6 +1,7 @@
 """cProfile sipflask's voice webhook in-process (Flask test client, no gunicorn).
 
     .venv/bin/python bench/profile_webhook.py [--db sqlite|postgres] [--requests 500] [--top 40]
+                                              [--webhooks N]
 
 Sets up the same database as bench/webhook.py (fresh, demo data, caps lifted), sends the same
 pre-signed requests through ``app.test_client()`` and prints where the time goes: cumulative
@@ -48,6 +49,8 @@ def main() -> int:
     ap.add_argument("--db", choices=["sqlite", "postgres"])
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--top", type=int, default=35)
+    ap.add_argument("--webhooks", type=int, default=0, metavar="N",
+                    help="N enabled webhooks on the voice webhook's events, as bench/webhook.py")
     args = ap.parse_args()
     kind = args.db or ("postgres" if wb.pg_reachable() else "sqlite")
     tmp = Path(tempfile.mkdtemp(prefix="sipflask-prof-"))
@@ -62,6 +65,8 @@ def main() -> int:
         wb.flask_cli({**os.environ}, "demo")
         db = wb.Db(kind, uri)
         db.lift_caps()
+        if args.webhooks:
+            db.add_webhooks(args.webhooks)
 
         from sipflask import create_app
         app = create_app()
