@@ -12,10 +12,10 @@ HSTS is decided here rather than by Talisman, which looks only at the request: b
 that doesn't send ``X-Forwarded-Proto`` the request looks like http even though users reach
 the app at an https ``PUBLIC_URL``.
 """
-from flask import current_app, request
+from flask import current_app
 from flask_talisman import Talisman
 
-from sipflask.urls import public_url_is_https
+from sipflask.urls import served_over_https
 
 # No 'unsafe-inline', no 'unsafe-eval': an injected <script>, on*= handler or style= attribute
 # does nothing. Templates load JS and CSS from /static only (a test keeps them that way).
@@ -64,12 +64,6 @@ def init_app(app) -> None:
         session_cookie_samesite=app.config.get("SESSION_COOKIE_SAMESITE"),
     )
     app.after_request(_hsts)
-
-
-def served_over_https() -> bool:
-    """True when users reach the app over https: an https PUBLIC_URL, or an https request
-    (directly, or as ProxyFix reports it from the proxy's ``X-Forwarded-Proto``)."""
-    return public_url_is_https(current_app.config) or request.is_secure
 
 
 def _hsts(response):

@@ -18,12 +18,12 @@ import hmac
 import time
 from datetime import timedelta
 
-from flask import current_app, flash, has_request_context, request, session
+from flask import current_app, flash, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import user_loaded_from_cookie, user_logged_in
 
 from sipflask.extensions import db, login_manager
-from sipflask.urls import public_url_is_https
+from sipflask.urls import public_url_is_https, served_over_https
 
 # What Flask-Login keeps in the session for a signed-in user, plus our two clocks.
 LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember_seconds", "signed_in_at", "seen_at")
@@ -65,8 +65,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def _request_is_https(app) -> bool:
-    return (cookie_secure_mode(app.config) == "auto" and has_request_context()
-            and request.is_secure)
+    return cookie_secure_mode(app.config) == "auto" and served_over_https()
 
 
 def _secure_remember_cookie(response):

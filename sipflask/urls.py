@@ -12,6 +12,15 @@ def public_url_is_https(config) -> bool:
     return str(config.get("PUBLIC_URL") or "").strip().lower().startswith("https://")
 
 
+def served_over_https() -> bool:
+    """True when users reach the app over https: an https PUBLIC_URL, or an https request
+    (directly, or as ProxyFix reports it from the proxy's ``X-Forwarded-Proto``). The one
+    answer for HSTS (headers.py) and, with ``COOKIE_SECURE=auto``, ``Secure`` cookies
+    (sessions.py)."""
+    return public_url_is_https(current_app.config) or (has_request_context()
+                                                        and request.is_secure)
+
+
 def public_url(path: str) -> str:
     """``path`` (starting with /) made absolute on PUBLIC_URL, or on the request's host."""
     base = current_app.config.get("PUBLIC_URL")
