@@ -29,22 +29,22 @@ from sipflask.core import buyer_rules, sip, tokens, validation
 from sipflask.core.validation import ascii_int
 from sipflask.extensions import db
 from sipflask.forms.buyer_fields import (CAP_COUNTS, CLEAR, KEEP, MAX_HEADERS, BuyerForm,
-                                         Messages, initial_data, known_tags)
+                                         initial_data, known_tags)
 from sipflask.forms.buyer_health import HEALTH_CHOICES, HealthEditing
 from sipflask.forms.buyer_hours import HoursEditing
 from sipflask.forms.buyer_sample import SamplePreview
 from sipflask.forms.common import check_ref_field, check_unique, suggest_ref, text, unstorable
+from sipflask.forms.editor_messages import FORM, EditorMessages
 from sipflask.forms.header_rows import HeaderRows
 from sipflask.models import Buyer, Campaign
 from sipflask.records import routing, write
 
-FORM = "form"          # messages about the whole form
 HEADERS = "headers"    # messages about the header rows as a whole (Twilio's length limit)
 
 _ROW_PATH = re.compile(r"sip_headers\[(\d+)\](?:\.(name|value))?\Z")
 
 
-class BuyerEditor(HeaderRows, HoursEditing, HealthEditing, SamplePreview):
+class BuyerEditor(EditorMessages, HeaderRows, HoursEditing, HealthEditing, SamplePreview):
     """The buyer form of one request plus everything the editor page shows beside it."""
 
     builtin_tokens = tokens.BUILTIN_TOKENS
@@ -228,34 +228,11 @@ class BuyerEditor(HeaderRows, HoursEditing, HealthEditing, SamplePreview):
             return head
         return FORM
 
-    @cached_property
-    def messages(self) -> dict[str, Messages]:
-        report, _clean, _rec, row_ids = self.check
-        out: dict[str, Messages] = {}
-        for kind, found in (("errors", report.errors), ("warnings", report.warnings)):
-            for path, msgs in found.items():
-                fid = self.field_id(path, row_ids)
-                text = msgs if fid != FORM or not path else [f"{path}: {m}" for m in msgs]
-                getattr(out.setdefault(fid, Messages()), kind).extend(text)
-        return out
-
-    def shown_messages(self) -> dict[str, Messages]:
-        """What the page shows: everything after a submit; only warnings on a first load."""
-        if self.submitted:
-            return self.messages
-        return {k: Messages(warnings=m.warnings) for k, m in self.messages.items() if m.warnings}
-
-    def msgs(self, field_id: str) -> Messages:
-        return self.shown_messages().get(field_id) or Messages()
-
     # --- saving -----------------------------------------------------------------------------
 
     def save(self) -> Buyer | None:
         """Check and save; returns the saved buyer, or None (messages say why; DB unchanged)."""
-        if not self.form.validate_on_submit() and self.form.errors.get("csrf_token"):
-            self.extra_errors.setdefault("", []).append(
-                "The form expired; reload the page and try again.")
-            self.forget()
+        if self.form_expired():
             return None
         report, clean, rec, _ = self.check
         if not report.ok:

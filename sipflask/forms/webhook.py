@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sipflask.account.clock import localtime
 from sipflask.core import tokens, validation, webhook_rules
 from sipflask.extensions import db
-from sipflask.forms.buyer_fields import Messages
 from sipflask.forms.common import CHOOSE, suggest_ref, text, unstorable
+from sipflask.forms.editor_messages import FORM, EditorMessages
 from sipflask.forms.header_rows import HeaderRows
 from sipflask.forms.webhook_fields import (EVENT_WORDS, MAX_HEADERS, TOKEN_WORDS,
                                            SecretsEditing, WebhookForm, initial_data)
@@ -31,7 +31,6 @@ from sipflask.models import Buyer, Call, Campaign, Publisher
 from sipflask.records import webhooks as records
 from sipflask.webhooks.model import Webhook
 
-FORM = "form"          # messages about the whole form
 HEADERS = "headers"    # messages about the header rows as a whole
 SAMPLE = "sample"      # the test_call choice of the made-up sample call
 RECENT_CALLS = 20
@@ -42,7 +41,7 @@ _FILTER_FIELDS = {"filters.campaign": "filter_campaign", "filters.publisher": "f
                   "filters.tag_value": "filter_tag_value", "filters": "filter_campaign"}
 
 
-class WebhookEditor(HeaderRows, SecretsEditing):
+class WebhookEditor(EditorMessages, HeaderRows, SecretsEditing):
     """The webhook form of one request plus what the editor page shows beside it."""
 
     max_header_rows = MAX_HEADERS
@@ -206,35 +205,11 @@ class WebhookEditor(HeaderRows, SecretsEditing):
             return path
         return FORM
 
-    @cached_property
-    def messages(self) -> dict[str, Messages]:
-        report, _clean, _rec, row_ids = self.check
-        out: dict[str, Messages] = {}
-        for kind, found in (("errors", report.errors), ("warnings", report.warnings)):
-            for path, msgs in found.items():
-                fid = self.field_id(path, row_ids)
-                shown = msgs if fid != FORM or path in ("", "$") else \
-                    [f"{path}: {m}" for m in msgs]
-                getattr(out.setdefault(fid, Messages()), kind).extend(shown)
-        return out
-
-    def shown_messages(self) -> dict[str, Messages]:
-        """Everything after a submit; only warnings on a first load."""
-        if self.submitted:
-            return self.messages
-        return {k: Messages(warnings=m.warnings) for k, m in self.messages.items() if m.warnings}
-
-    def msgs(self, field_id: str) -> Messages:
-        return self.shown_messages().get(field_id) or Messages()
-
     # --- saving -----------------------------------------------------------------------------
 
     def save(self) -> Webhook | None:
         """Check and save; the saved webhook, or None (messages say why; nothing written)."""
-        if not self.form.validate_on_submit() and self.form.errors.get("csrf_token"):
-            self.extra_errors.setdefault("", []).append(
-                "The form expired; reload the page and try again.")
-            self.forget()
+        if self.form_expired():
             return None
         report, _clean, rec, _ = self.check
         if not report.ok:
