@@ -4,7 +4,6 @@ import logging
 import sys
 import textwrap
 import threading
-import time
 
 import flask
 import pytest
@@ -55,11 +54,12 @@ class Sleeps:
 
     def __init__(self, seconds=2.0):
         self.seconds = seconds
-        self.release = threading.Event()
+        self.release, self.answered = threading.Event(), threading.Event()
 
     @hookimpl
     def sip_headers(self):
         self.release.wait(self.seconds)
+        self.answered.set()
         return [("X-Slow", "late")]
 
     @hookimpl
@@ -376,16 +376,15 @@ def test_raising_provider_is_skipped_and_reported(app, caplog):
 
 @pytest.mark.app_config(PLUGINS_ALLOW=[], PLUGIN_TIMEOUT_MS=100)
 def test_slow_provider_is_skipped_after_its_budget(app):
-    slow = Sleeps(2.0)
+    slow = Sleeps(30)
     plugins.register(app, slow, name="slow")
     plugins.register(app, Headers([("X-Fast", "1")]), name="fast")
     try:
-        started = time.monotonic()
         defaults, plugin_headers, _, failures = collect(app)
-        elapsed = time.monotonic() - started
+        waited = slow.answered.is_set()  # collect came back while the plugin still ran
     finally:
         slow.release.set()
-    assert elapsed < 1.0
+    assert not waited
     assert triples(plugin_headers) == [("X-Fast", "1", "plugin:fast")]
     assert failures == [plugins.PluginFailure("slow", "sip_headers", "timed out after 100 ms")]
     assert [h.name for h in defaults][:2] == ["X-PH-RetreaverUUID", "X-PH-RetreaverKey"]
@@ -393,18 +392,17 @@ def test_slow_provider_is_skipped_after_its_budget(app):
 
 @pytest.mark.app_config(PLUGINS_ALLOW=[], PLUGIN_TIMEOUT_MS=5000, PLUGIN_TOTAL_TIMEOUT_MS=150)
 def test_total_budget_caps_all_providers(app):
-    slow_a, slow_b = Sleeps(2.0), Sleeps(2.0)
+    slow_a, slow_b = Sleeps(30), Sleeps(30)
     plugins.register(app, slow_a, name="slow_a")
     plugins.register(app, slow_b, name="slow_b")
     plugins.register(app, Headers([("X-Fast", "1")]), name="fast")
     try:
-        started = time.monotonic()
         _, plugin_headers, _, failures = collect(app)
-        elapsed = time.monotonic() - started
+        waited = slow_a.answered.is_set() or slow_b.answered.is_set()
     finally:
         slow_a.release.set()
         slow_b.release.set()
-    assert elapsed < 1.0
+    assert not waited
     assert triples(plugin_headers) == [("X-Fast", "1", "plugin:fast")]
     assert [(f.plugin, f.error) for f in failures] == [
         ("slow_a", "timed out after 150 ms"), ("slow_b", "timed out after 150 ms")]
