@@ -2,7 +2,6 @@
 (``callflow.clock.starting_at``, what ``simulate-call --at`` uses): every skip reason for hours
 and caps, windows that roll over at the buyer's midnight, and connected-counting caps."""
 from datetime import datetime, timedelta, timezone
-from unittest import mock
 
 import pytest
 from sqlalchemy import select
@@ -39,8 +38,7 @@ def call_at(client, when, n=1):
     """A call at ``when``, on a clock that stands still there: ``starting_at`` moves on with
     real time, and a busy machine taking a second to route a 23:59:59 call would count it in
     the next day's window (a failure seen once in a full parallel run)."""
-    stopped = when.astimezone(timezone.utc)
-    with clock.starting_at(when), mock.patch.object(clock, "now", lambda: stopped):
+    with clock.stopped_at(when):
         return voice(client, sid=f"CA{n:032d}", caller=f"+1415555{n:04d}")
 
 
@@ -211,3 +209,17 @@ def test_times_without_the_clock_are_now(demo, client):
     with demo.app_context():
         call = db.session.scalar(select(Call))
         assert abs(call.created_at - datetime.now(timezone.utc)) < timedelta(seconds=30)
+
+
+def test_a_stopped_clock_stands_at_its_instant_until_advanced():
+    """``clock.stopped_at`` (the journal's replay, these tests' calls): every read is the
+    instant itself, whatever time passes; ``advance`` moves it on; outside, the real clock."""
+    at = datetime.fromisoformat("2026-12-07T23:59:59.999-06:00")
+    with clock.stopped_at(at):
+        assert clock.now() == at and clock.now().tzinfo == timezone.utc
+        clock.advance(30)
+        assert clock.now() == at + timedelta(seconds=30)
+    assert abs(clock.now() - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    with pytest.raises(ValueError, match="UTC offset"):
+        with clock.stopped_at(datetime(2026, 12, 7, 23, 59)):
+            pass

@@ -5,7 +5,8 @@
 windows, leases, the times stored on the call and its attempts) then sees that instant plus the
 time that has passed since, so every step of the call keeps one clock. The shift lives in a
 context variable, so it covers the requests the simulator makes in-process and nothing else
-(real webhooks from Twilio always run on the real clock).
+(real webhooks from Twilio always run on the real clock). :func:`stopped_at` holds the clock
+at one instant instead: the outage journal's replay of something that happened then.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from typing import Iterator
 
 _NO_SHIFT = timedelta()
 _shift: ContextVar[timedelta] = ContextVar("sipflask_clock_shift", default=_NO_SHIFT)
+_stopped: ContextVar[datetime | None] = ContextVar("sipflask_clock_stopped", default=None)
 
 
 def now() -> datetime:
     """Now (aware, UTC) on the call's clock."""
-    return datetime.now(timezone.utc) + _shift.get()
+    return _stopped.get() or datetime.now(timezone.utc) + _shift.get()
 
 
 @contextmanager
@@ -35,6 +37,23 @@ def starting_at(at: datetime) -> Iterator[None]:
         _shift.reset(token)
 
 
+@contextmanager
+def stopped_at(at: datetime) -> Iterator[None]:
+    """Run the block with the clock standing at ``at`` (aware): a replayed event happened at
+    one instant, however long replaying it takes."""
+    if at.tzinfo is None:
+        raise ValueError("the instant needs a UTC offset, e.g. 2026-12-07T08:59:00-05:00")
+    token = _stopped.set(at.astimezone(timezone.utc))
+    try:
+        yield
+    finally:
+        _stopped.reset(token)
+
+
 def advance(seconds: float) -> None:
     """Move the block's clock on (the simulator: a dialled buyer talked for ``seconds``)."""
+    stopped = _stopped.get()
+    if stopped is not None:
+        _stopped.set(stopped + timedelta(seconds=seconds))
+        return
     _shift.set(_shift.get() + timedelta(seconds=seconds))

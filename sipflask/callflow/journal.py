@@ -200,7 +200,7 @@ def _apply(entry: dict) -> None:
         _apply_dial(entry)
     elif kind == "status":
         from sipflask.callflow import clock, status_callback
-        with clock.starting_at(_at(entry)):  # the call ended then, and its webhooks say so
+        with clock.stopped_at(_at(entry)):  # the call ended then, and its webhooks say so
             status_callback(entry.get("params") or {})
     else:
         log.error("outage journal: unknown entry kind %r skipped", kind)
