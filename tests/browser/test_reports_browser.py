@@ -85,6 +85,14 @@ def pixels(page, selector, rgb=CONNECTED_RGB):
     return page.eval_on_selector(selector, f"(canvas, rgb) => ({PIXELS})([canvas, rgb])", rgb)
 
 
+def wait_for_colour(page, selector, more_than, rgb=CONNECTED_RGB):
+    """Wait (5 s at most) until the chart shows more than ``more_than`` pixels of ``rgb``:
+    Chart.js paints again once the canvas has its size, a frame or more after it was drawn."""
+    page.wait_for_function(
+        f"([sel, rgb, n]) => ({PIXELS})([document.querySelector(sel), rgb])[1] > n",
+        arg=[selector, list(rgb), more_than], timeout=5000)
+
+
 def table(page) -> dict:
     """{row key: {metric: text}} from the report table (totals under "totals")."""
     return page.eval_on_selector_all(
@@ -109,10 +117,11 @@ def test_report_switch_grouping_and_range(report_app, logged_in):
     page = logged_in
     page.goto("/reports/")
     wait_for_charts(page, 3)
+    wait_for_colour(page, "#chart-outcomes", 50)
     painted, green, total = pixels(page, "#chart-outcomes")
     assert painted > total // 50 and green > 50, (painted, green, total)
-    assert pixels(page, "#chart-connect_rate")[1] > 50  # its bars are the same green
-    assert pixels(page, "#chart-revenue", (0x00, 0x72, 0xB2))[1] > 20  # revenue bars in blue
+    wait_for_colour(page, "#chart-connect_rate", 50)  # its bars are the same green
+    wait_for_colour(page, "#chart-revenue", 20, (0x00, 0x72, 0xB2))  # revenue bars in blue
     doc = assert_table_matches_json(page)
     assert doc["group"] == "campaign" and doc["totals"]["calls"] == 10
     assert doc["totals"]["revenue"] == "42.50"
@@ -125,7 +134,9 @@ def test_report_switch_grouping_and_range(report_app, logged_in):
     assert "group=buyer" in page.url
     wait_for_charts(page, 3)
     assert assert_table_matches_json(page)["group"] == "buyer"
-    assert page.eval_on_selector("#chart-outcomes", "c => c.toDataURL()") == before  # same range
+    # The same range: the same picture, once Chart.js has painted the new canvas at its size.
+    page.wait_for_function("b => document.querySelector('#chart-outcomes').toDataURL() === b",
+                           arg=before, timeout=5000)
 
     # Range: today, per hour; the outcome chart is drawn again from other figures.
     page.select_option("#r-range", "today")
@@ -134,7 +145,7 @@ def test_report_switch_grouping_and_range(report_app, logged_in):
     wait_for_charts(page, 3)
     assert "bucket=hour" in page.get_attribute("#chart-outcomes", "data-src")
     assert page.eval_on_selector("#chart-outcomes", "c => c.toDataURL()") != before
-    assert pixels(page, "#chart-outcomes")[1] > 20
+    wait_for_colour(page, "#chart-outcomes", 20)
     # By buyer, "calls" are those a buyer was dialled on: today's 7 less the rejected and the
     # no-buyer call.
     assert assert_table_matches_json(page)["totals"]["calls"] == 5
@@ -152,11 +163,16 @@ def test_report_switch_grouping_and_range(report_app, logged_in):
     page.click("a[data-sort=connected]")
     page.wait_for_url(re.compile(r"sort=connected"))
     expect(page.locator("th[aria-sort]")).to_contain_text("Connected")
+    wait_for_charts(page, 3)
+    page.eval_on_selector("#report-table", "t => { t.dataset.before = '1'; }")
     page.go_back()
     page.wait_for_url(lambda url: "sort=connected" not in url)
-    expect(page.locator("#report-table")).to_be_visible()
+    # The URL changes at once; the page comes back from the server a moment later, and its
+    # charts must then be drawn again (they were not, until reports.js listened for it).
+    page.wait_for_function("() => { const t = document.querySelector('#report-table');"
+                           " return t && !t.dataset.before; }")
     wait_for_charts(page, 3)
-    assert pixels(page, "#chart-outcomes")[1] > 20
+    wait_for_colour(page, "#chart-outcomes", 20)
 
 
 def test_bad_date_is_shown_at_the_field(report_app, logged_in):
@@ -174,7 +190,7 @@ def test_overview_today_and_live_strip(report_app, logged_in):
     page = logged_in
     page.goto("/")
     wait_for_charts(page, 1)
-    assert pixels(page, "#chart-outcomes")[1] > 20
+    wait_for_colour(page, "#chart-outcomes", 20)
     expect(page.locator("#today-totals [data-metric=calls]")).to_have_text("7")
     expect(page.locator("#today-totals [data-metric=no_buyer]")).to_have_text("1")
     expect(page.locator("#today-campaigns tr[data-key=auto]")).to_be_visible()
